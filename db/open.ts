@@ -1,0 +1,69 @@
+/**
+ * Opens a database and applies the committed schema migrations. This file has no `server-only`
+ * guard so that scripts and tests can use it; the console reaches it through `db/client.ts`.
+ *
+ * Embedded: PGlite (PostgreSQL compiled to WASM) in a data folder, or in memory for tests. It
+ * allows one process per folder and runs one query at a time, so inside `db.transaction()` use
+ * only `tx`: the outer handle would wait on the transaction that waits on it.
+ * Server: PostgreSQL through postgres-js when a `postgres://` URL is given.
+ */
+import path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
+import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
+import postgres from 'postgres';
+import * as schema from './schema';
+
+export type Db = PgDatabase<PgQueryResultHKT, typeof schema>;
+export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
+
+export interface OpenDatabase {
+  db: Db;
+  kind: 'pglite' | 'postgres';
+  /** Where the data lives, for logs: a folder, `memory`, or the URL without its password. */
+  location: string;
+  close(): Promise<void>;
+}
+
+export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: true };
+
+const migrationsFolder = path.join(process.cwd(), 'db', 'migrations');
+
+export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase> {
+  if ('url' in target) {
+    const client = postgres(target.url, { max: 10, onnotice: () => {} });
+    const db = drizzlePostgres({ client, schema });
+    await migratePostgres(db, { migrationsFolder });
+    return {
+      db: db as unknown as Db,
+      kind: 'postgres',
+      location: redactUrl(target.url),
+      close: () => client.end({ timeout: 5 }),
+    };
+  }
+  const dataDir = 'dataDir' in target ? target.dataDir : undefined;
+  if (dataDir) mkdirSync(dataDir, { recursive: true });
+  const client = new PGlite(dataDir);
+  const db = drizzlePglite({ client, schema });
+  await migratePglite(db, { migrationsFolder });
+  return {
+    db: db as unknown as Db,
+    kind: 'pglite',
+    location: dataDir ?? 'memory',
+    close: () => client.close(),
+  };
+}
+
+export function redactUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return 'postgres://(unparseable url)';
+  }
+}

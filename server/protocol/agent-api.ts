@@ -1,0 +1,130 @@
+/**
+ * The agent ↔ console API: zod schemas and types shared by both sides and nothing else.
+ *
+ * Agent → console (console routes under `/api/agent/v1/`):
+ *   POST enrol      { token, hostname, agentUrl, agentVersion }      → { hostId, credential, consoleKey }
+ *   POST heartbeat  Authorization: Bearer <hostId>.<credential>      { agentUrl, agentVersion, inventory }
+ * Console → agent (agent routes under `/v1/`), Authorization: Bearer <consoleKey>:
+ *   GET  inventory                  → Inventory
+ *   PUT  luns/:lunId  MapLunRequest → Inventory   (the host now sees this LUN)
+ *   DELETE luns/:lunId              → Inventory   (unmapped; refused while a plex uses it)
+ *   POST volumes  CreateVolumeRequest → Inventory
+ */
+import { z } from 'zod';
+
+export const AGENT_API_VERSION = 1;
+export const HEARTBEAT_INTERVAL_MS = 3_000;
+
+const name = z
+  .string()
+  .min(1)
+  .max(64)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, 'use letters, digits, dot, dash and underscore, starting with a letter or digit');
+
+export const hostnameSchema = z
+  .string()
+  .min(1)
+  .max(253)
+  .regex(/^[A-Za-z0-9][A-Za-z0-9.-]*$/, 'a hostname has letters, digits, dots and dashes');
+
+export const enrolRequest = z.object({
+  token: z.string().min(16).max(200),
+  hostname: hostnameSchema,
+  agentUrl: z.url(),
+  agentVersion: z.string().min(1).max(40),
+});
+export type EnrolRequest = z.infer<typeof enrolRequest>;
+
+export const enrolResponse = z.object({
+  hostId: z.uuid(),
+  /** The agent's own secret for calls to the console; the console keeps only its hash. */
+  credential: z.string().min(32),
+  /** The secret the console presents on calls to this agent; the agent keeps only its hash. */
+  consoleKey: z.string().min(32),
+});
+export type EnrolResponse = z.infer<typeof enrolResponse>;
+
+export const lunSeen = z.object({
+  lunId: z.uuid(),
+  wwn: z.string(),
+  arrayId: z.uuid(),
+  arrayName: z.string(),
+  path: z.string().min(1),
+  sizeBytes: z.number().int().nonnegative(),
+  /** False when the path cannot be opened on the host. */
+  present: z.boolean(),
+});
+export type LunSeen = z.infer<typeof lunSeen>;
+
+export const plexState = z.enum(['active', 'syncing', 'stale', 'detached']);
+
+export const plexReport = z.object({
+  name,
+  lunId: z.uuid(),
+  lunPath: z.string(),
+  state: plexState,
+});
+
+export const volumeReport = z.object({
+  name,
+  sizeBytes: z.number().int().positive(),
+  regionSizeBytes: z.number().int().positive(),
+  nbdExport: z.string(),
+  plexes: z.array(plexReport),
+});
+export type VolumeReport = z.infer<typeof volumeReport>;
+
+export const diskGroupReport = z.object({
+  name,
+  volumes: z.array(volumeReport),
+});
+
+export const inventory = z.object({
+  luns: z.array(lunSeen),
+  diskGroups: z.array(diskGroupReport),
+});
+export type Inventory = z.infer<typeof inventory>;
+
+export const heartbeatRequest = z.object({
+  agentUrl: z.url(),
+  agentVersion: z.string().min(1).max(40),
+  inventory,
+});
+export type HeartbeatRequest = z.infer<typeof heartbeatRequest>;
+
+export const heartbeatResponse = z.object({ ok: z.literal(true), serverTime: z.string() });
+
+export const mapLunRequest = z.object({
+  wwn: z.string().min(1),
+  arrayId: z.uuid(),
+  arrayName: z.string().min(1),
+  path: z.string().min(1),
+  sizeBytes: z.number().int().positive(),
+});
+export type MapLunRequest = z.infer<typeof mapLunRequest>;
+
+export const createVolumeRequest = z.object({
+  diskGroup: name,
+  name,
+  sizeBytes: z
+    .number()
+    .int()
+    .positive()
+    .refine((n) => n % 4096 === 0, 'size must be a multiple of 4 KiB'),
+  lunId: z.uuid(),
+  regionSizeBytes: z
+    .number()
+    .int()
+    .refine((n) => n >= 4096 && n <= 16 * 1024 * 1024 && (n & (n - 1)) === 0, 'region size must be a power of two between 4 KiB and 16 MiB')
+    .default(64 * 1024),
+});
+export type CreateVolumeRequest = z.input<typeof createVolumeRequest>;
+
+/** Every error either side returns: a message a person can act on, and a machine-readable code. */
+export const apiError = z.object({ error: z.string(), code: z.string() });
+export type ApiError = z.infer<typeof apiError>;
+
+export function bearer(header: string | null | undefined): string | undefined {
+  const match = /^Bearer ([^\s]+)$/.exec(header ?? '');
+  return match?.[1];
+}

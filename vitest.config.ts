@@ -1,0 +1,21 @@
+import path from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  resolve: {
+    alias: {
+      '@': path.resolve(__dirname),
+      // `server-only` throws outside React Server Components; tests import server code directly.
+      'server-only': path.resolve(__dirname, 'test/server-only.ts'),
+    },
+  },
+  test: {
+    include: ['server/**/*.test.ts', 'db/**/*.test.ts', 'test/**/*.test.ts', 'components/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Two cores: integration tests spawn agent processes, so keep parallelism modest.
+    maxWorkers: 2,
+    reporters: process.env.CI ? ['default', 'json'] : ['default'],
+    outputFile: { json: 'test-results/vitest.json' },
+  },
+});
