@@ -1,0 +1,20 @@
+import 'server-only';
+import { arraysRouter } from './routers/arrays';
+import { authRouter } from './routers/auth';
+import { eventsRouter } from './routers/events';
+import { hostsRouter } from './routers/hosts';
+import { migrationsRouter } from './routers/migrations';
+import { overviewRouter } from './routers/overview';
+import { createCallerFactory, createTRPCRouter } from './trpc';
+
+export const appRouter = createTRPCRouter({
+  auth: authRouter,
+  overview: overviewRouter,
+  arrays: arraysRouter,
+  hosts: hostsRouter,
+  migrations: migrationsRouter,
+  events: eventsRouter,
+});
+
+export type AppRouter = typeof appRouter;
+export const createCaller = createCallerFactory(appRouter);

@@ -1,0 +1,51 @@
+import 'server-only';
+import { tracked, type TRPCRouterRecord } from '@trpc/server';
+import { z } from 'zod';
+import { bus, type HostChange } from '@/server/events/bus';
+import { createEnrolmentToken } from '@/server/fleet/hosts';
+import { getHost, listHosts } from '@/server/fleet/queries';
+import { createVolume } from '@/server/fleet/volumes';
+import { adminProcedure, operatorProcedure, protectedProcedure } from '../trpc';
+import { userActor } from './actor';
+
+let changeSequence = 0;
+const changeId = () => `${Date.now().toString(36)}-${(changeSequence++).toString(36)}`;
+
+export const hostsRouter = {
+  list: protectedProcedure.query(({ ctx }) => listHosts(ctx.db)),
+  get: protectedProcedure.input(z.object({ id: z.uuid() })).query(({ ctx, input }) => getHost(ctx.db, input.id)),
+  /**
+   * Live host state and heartbeats. A host's state is a snapshot, not a history, so after a
+   * reconnect (`lastEventId` set) the backlog is simply every host's current state; the bus is
+   * subscribed first so nothing that changes during that replay is missed.
+   */
+  onChange: protectedProcedure
+    .input(z.object({ lastEventId: z.string().nullish() }).optional())
+    .subscription(async function* ({ ctx, input, signal }) {
+      const live = bus.listen('host', signal);
+      if (input?.lastEventId) {
+        for (const host of await listHosts(ctx.db)) {
+          const change: HostChange = { ...host, inventoryChanged: true };
+          yield tracked(changeId(), change);
+        }
+      }
+      for await (const change of live) yield tracked(changeId(), change);
+    }),
+  createEnrolmentToken: adminProcedure
+    .input(z.object({ label: z.string().trim().min(1).max(100), ttlHours: z.number().int().min(1).max(24 * 30).default(24) }))
+    .mutation(({ ctx, input }) => createEnrolmentToken(ctx.db, { label: input.label, createdBy: ctx.user.username, ttlMs: input.ttlHours * 3_600_000 })),
+  createVolume: operatorProcedure
+    .input(
+      z.object({
+        hostId: z.uuid(),
+        lunId: z.uuid(),
+        diskGroup: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+        name: z.string().trim().min(1).max(64).regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/),
+        sizeBytes: z.number().int().positive().multipleOf(4096, 'size must be a multiple of 4 KiB'),
+      }),
+    )
+    .mutation(async ({ ctx, input }) => {
+      await createVolume(ctx.db, userActor(ctx.user), input);
+      return getHost(ctx.db, input.hostId);
+    }),
+} satisfies TRPCRouterRecord;

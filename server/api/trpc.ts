@@ -1,0 +1,101 @@
+import 'server-only';
+import { initTRPC, TRPCError } from '@trpc/server';
+import superjson from 'superjson';
+import { z } from 'zod';
+import type { Db } from '@/db/open';
+import { ArrayError } from '@/server/arrays/driver';
+import { AgentCallError } from '@/server/fleet/agent-client';
+import { FleetError } from '@/server/fleet/errors';
+import { readSessionToken } from '@/server/auth/cookies';
+import { ROLE_RANK, sessionUser, type Role, type SessionUser } from '@/server/auth/sessions';
+
+/** Every procedure declares who may call it; `test/authorization.test.ts` checks the whole router. */
+export type Access = 'public' | Role;
+export interface Meta {
+  access: Access;
+}
+
+export interface Context {
+  db: Db;
+  user: SessionUser | null;
+  sessionToken: string | undefined;
+  /** Whether the browser sees this origin as secure (decides the cookie's name and flags). */
+  secure: boolean;
+  /** Response headers, for Set-Cookie; absent for server-side callers. */
+  resHeaders?: Headers;
+}
+
+/** Builds the context from request headers, so the route handler, server code and tests share it. */
+export async function createContext(opts: { db: Db; headers: Headers; secure: boolean; resHeaders?: Headers }): Promise<Context> {
+  const sessionToken = readSessionToken(opts.headers.get('cookie'));
+  const user = await sessionUser(opts.db, sessionToken);
+  return { db: opts.db, user, sessionToken, secure: opts.secure, resHeaders: opts.resHeaders };
+}
+
+const t = initTRPC
+  .context<Context>()
+  .meta<Meta>()
+  .create({
+    transformer: superjson,
+    errorFormatter({ shape, error }) {
+      return {
+        ...shape,
+        data: {
+          ...shape.data,
+          zodError: error.cause instanceof z.ZodError ? z.flattenError(error.cause) : null,
+        },
+      };
+    },
+    sse: {
+      ping: { enabled: true, intervalMs: 3_000 },
+      client: { reconnectAfterInactivityMs: 8_000 },
+    },
+  });
+
+/**
+ * Domain refusals become client errors with their message intact ("array A2 has 40 GiB free,
+ * 120 GiB needed"); anything else stays an internal error.
+ */
+const domainErrors = t.middleware(async ({ next }) => {
+  const result = await next();
+  if (result.ok) return result;
+  const cause = result.error.cause;
+  if (cause instanceof FleetError) {
+    const code = ({ 'not-found': 'NOT_FOUND', conflict: 'CONFLICT', invalid: 'BAD_REQUEST', unavailable: 'PRECONDITION_FAILED' } as const)[cause.code];
+    throw new TRPCError({ code, message: cause.message, cause });
+  }
+  if (cause instanceof ArrayError) {
+    const code = cause.code === 'not-found' ? 'NOT_FOUND' : cause.code === 'invalid' ? 'BAD_REQUEST' : cause.code === 'not-writable' ? 'PRECONDITION_FAILED' : 'CONFLICT';
+    throw new TRPCError({ code, message: cause.message, cause });
+  }
+  if (cause instanceof AgentCallError) {
+    throw new TRPCError({ code: cause.status && cause.status < 500 ? 'CONFLICT' : 'BAD_GATEWAY', message: cause.message, cause });
+  }
+  return result;
+});
+
+export const createTRPCRouter = t.router;
+export const createCallerFactory = t.createCallerFactory;
+
+/** Only sign-in is public. */
+export const publicProcedure = t.procedure.meta({ access: 'public' }).use(domainErrors);
+
+function requireRole(role: Role) {
+  // Registered before `.input()`, so it runs before the input is parsed: an anonymous caller
+  // learns nothing about the procedure's input from its validation errors.
+  return t.procedure
+    .meta({ access: role })
+    .use(({ ctx, next }) => {
+    if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in to continue' });
+    if (ROLE_RANK[ctx.user.role] < ROLE_RANK[role]) {
+      throw new TRPCError({ code: 'FORBIDDEN', message: `This action requires the ${role} role; you are ${ctx.user.role}` });
+    }
+    return next({ ctx: { ...ctx, user: ctx.user } });
+    })
+    .use(domainErrors);
+}
+
+/** Any signed-in user (viewer and up). */
+export const protectedProcedure = requireRole('viewer');
+export const operatorProcedure = requireRole('operator');
+export const adminProcedure = requireRole('admin');

@@ -1,0 +1,10 @@
+/** A refusal from a fleet operation: bad input or a state that forbids it. Nothing was changed. */
+export class FleetError extends Error {
+  constructor(
+    readonly code: 'not-found' | 'conflict' | 'invalid' | 'unavailable',
+    message: string,
+  ) {
+    super(message);
+    this.name = 'FleetError';
+  }
+}
