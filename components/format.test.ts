@@ -1,0 +1,137 @@
+import { describe, expect, it } from 'vitest';
+import {
+  formatAbsolute,
+  formatBytes,
+  formatBytesExact,
+  formatCount,
+  formatDuration,
+  formatPercent,
+  formatRate,
+  formatRelative,
+  formatSignedBytes,
+  formatStopwatch,
+  middleTruncate,
+} from './format';
+
+const nbsp = (text: string) => text.replace(/ /g, '\u00a0');
+
+describe('formatBytes (UI.md §5.1)', () => {
+  it.each([
+    [0, '0 B'],
+    [512, '512 B'],
+    [1_536, '1.50 KiB'],
+    [13_002_342_400, '12.1 GiB'],
+    [549_755_813_888, '512 GiB'],
+    [1_072_693_248, '1,023 MiB'],
+    [4_617_948_836_659, '4.20 TiB'],
+  ])('%d bytes → %s', (bytes, expected) => {
+    expect(formatBytes(bytes)).toBe(nbsp(expected));
+  });
+
+  it('uses KiB with a capital K and a non-breaking space', () => {
+    expect(formatBytes(2048)).toBe('2.00\u00a0KiB');
+  });
+
+  it('moves to the next unit instead of showing 1,024 of the smaller one', () => {
+    expect(formatBytes(1024 ** 3 - 1)).toBe(nbsp('1.00 GiB'));
+  });
+
+  it('keeps the digit rule after rounding', () => {
+    expect(formatBytes(9.996 * 1024 ** 2)).toBe(nbsp('10.0 MiB'));
+    expect(formatBytes(99.97 * 1024 ** 2)).toBe(nbsp('100 MiB'));
+  });
+
+  it('never uses SI units', () => {
+    for (const bytes of [1_000, 1_000_000, 1e9, 1e12, 1e15]) expect(formatBytes(bytes)).toMatch(/(B|KiB|MiB|GiB|TiB|PiB)$/);
+  });
+});
+
+describe('signed, exact and rate forms', () => {
+  it('uses a real minus and a plus', () => {
+    expect(formatSignedBytes(1.2 * 1024 ** 3)).toBe(nbsp('+1.20 GiB'));
+    expect(formatSignedBytes(-512 * 1024 ** 2)).toBe(nbsp('\u2212512 MiB'));
+  });
+  it('gives the exact byte count for tooltips', () => {
+    expect(formatBytesExact(1_099_511_627_776)).toBe('1,099,511,627,776 bytes');
+  });
+  it('formats rates with /s', () => {
+    expect(formatRate(612 * 1024 ** 2)).toBe(nbsp('612 MiB/s'));
+    expect(formatRate(2.4 * 1024 ** 3)).toBe(nbsp('2.40 GiB/s'));
+    expect(formatRate(0)).toBe(nbsp('0 B/s'));
+  });
+});
+
+describe('formatCount and formatPercent', () => {
+  it('groups and pluralises', () => {
+    expect(formatCount(1240, 'volume')).toBe('1,240 volumes');
+    expect(formatCount(1, 'volume')).toBe('1 volume');
+    expect(formatCount(2, 'plex', 'plexes')).toBe('2 plexes');
+  });
+  it('floors, and never says 0% or 100% when it is not', () => {
+    expect(formatPercent(0, 100)).toBe('0%');
+    expect(formatPercent(0.2, 100)).toBe('<1%');
+    expect(formatPercent(78.9, 100)).toBe('78%');
+    expect(formatPercent(99.99, 100)).toBe('99%');
+    expect(formatPercent(100, 100)).toBe('100%');
+    expect(formatPercent(5, 0)).toBe('—');
+  });
+});
+
+describe('formatDuration (UI.md §5.5)', () => {
+  it.each([
+    [400, '<1 s'],
+    [45_000, '45 s'],
+    [200_000, '3 min 20 s'],
+    [130_000, '2 min 10 s'],
+    [120_000, '2 min'],
+    [12 * 60_000 + 30_000, '12 min'],
+    [(2 * 60 + 5) * 60_000, '2 h 05 min'],
+    [(3 * 24 + 4) * 3_600_000, '3 d 4 h'],
+  ])('%d ms → %s', (ms, expected) => {
+    expect(formatDuration(ms)).toBe(expected);
+  });
+
+  it('has a stopwatch form', () => {
+    expect(formatStopwatch(12_000)).toBe('0:12');
+    expect(formatStopwatch((12 * 60 + 5) * 1000)).toBe('12:05');
+    expect(formatStopwatch((3600 + 2 * 60 + 5) * 1000)).toBe('1:02:05');
+  });
+});
+
+describe('times (UI.md §5.7)', () => {
+  const now = new Date(2026, 10, 28, 14, 3, 12);
+  const ago = (ms: number) => new Date(now.getTime() - ms);
+
+  it.each([
+    [3_000, 'just now'],
+    [42_000, '42 s ago'],
+    [5 * 60_000, '5 min ago'],
+    [3 * 3_600_000, '3 h ago'],
+  ])('%d ms before → %s', (ms, expected) => {
+    expect(formatRelative(ago(ms), now)).toBe(expected);
+  });
+
+  it('says yesterday with the clock time, then gives the date', () => {
+    expect(formatRelative(new Date(2026, 10, 27, 9, 15), now)).toBe('yesterday 09:15');
+    expect(formatRelative(new Date(2026, 10, 20, 9, 15, 7), now)).toBe('20 Nov 09:15:07');
+  });
+
+  it('handles the future', () => {
+    expect(formatRelative(new Date(now.getTime() + 5 * 60_000), now)).toBe('in 5 min');
+  });
+
+  it('formats absolute times with the year only when it differs', () => {
+    expect(formatAbsolute(now, now)).toBe('28 Nov 14:03:12');
+    expect(formatAbsolute(new Date(2025, 0, 2, 3, 4, 5), now)).toBe('2 Jan 2025 03:04:05');
+  });
+});
+
+describe('middleTruncate (UI.md §5.8)', () => {
+  it('keeps the first 5 and last 4 groups of a colon-separated id', () => {
+    expect(middleTruncate('60:0a:09:80:4f:11:22:33:44:55:3f:41')).toBe('60:0a:09:80:4f…44:55:3f:41');
+  });
+  it('shortens long plain WWNs and leaves short ids alone', () => {
+    expect(middleTruncate('60e7e5a0123456789abcdef012345678')).toBe('60e7e5a012…345678');
+    expect(middleTruncate('lun-01')).toBe('lun-01');
+  });
+});
