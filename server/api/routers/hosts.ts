@@ -2,7 +2,7 @@ import 'server-only';
 import { tracked, type TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { bus, type HostChange } from '@/server/events/bus';
-import { createEnrolmentToken } from '@/server/fleet/hosts';
+import { createEnrolmentToken } from '@/server/fleet/enrolment';
 import { getHost, listHosts } from '@/server/fleet/queries';
 import { createVolume } from '@/server/fleet/volumes';
 import { adminProcedure, operatorProcedure, protectedProcedure } from '../trpc';
