@@ -1,0 +1,106 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http from 'node:http';
+import { z } from 'zod';
+import { bearer, createVolumeRequest, mapLunRequest, type ApiError } from '../protocol/agent-api';
+import type { Logger } from './log';
+import { AgentRefusal, type VolumeManager } from './volume-manager';
+
+const MAX_BODY_BYTES = 1024 * 1024;
+const lunPath = /^\/v1\/luns\/([^/]+)$/;
+
+export interface AgentApiDeps {
+  volumes: VolumeManager;
+  /** SHA-256 (hex) of the console key, or undefined before enrolment (then every call is refused). */
+  consoleKeySha256: () => string | undefined;
+  log: Logger;
+}
+
+/** The console → agent API of server/protocol/agent-api.ts on node:http. */
+export function createAgentServer(deps: AgentApiDeps): http.Server {
+  return http.createServer((request, response) => {
+    handle(deps, request)
+      .catch((error: unknown) => {
+        if (error instanceof AgentRefusal) return { status: error.status, body: fail(error.message, error.code) };
+        deps.log.error('request failed', { method: request.method, url: request.url, error: (error as Error).message });
+        return { status: 500, body: fail(`internal error in the agent: ${(error as Error).message}`, 'internal') };
+      })
+      .then(({ status, body }) => {
+        response.writeHead(status, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+        response.end(JSON.stringify(body));
+      });
+  });
+}
+
+interface Reply {
+  status: number;
+  body: unknown;
+}
+
+async function handle({ volumes, consoleKeySha256 }: AgentApiDeps, request: http.IncomingMessage): Promise<Reply> {
+  const expected = consoleKeySha256();
+  const presented = bearer(request.headers.authorization);
+  if (!expected) return { status: 401, body: fail('this agent is not enrolled yet; it accepts no calls until it is', 'not-enrolled') };
+  if (!presented || !sameHash(sha256Hex(presented), expected)) {
+    request.resume();
+    return { status: 401, body: fail('missing or wrong console key (Authorization: Bearer <consoleKey>)', 'unauthenticated') };
+  }
+  const { pathname } = new URL(request.url ?? '/', 'http://agent');
+  const method = request.method ?? 'GET';
+  if (pathname === '/v1/inventory') {
+    if (method !== 'GET') return notAllowed(method, pathname, 'GET');
+    return ok(await volumes.inventory());
+  }
+  if (pathname === '/v1/volumes') {
+    if (method !== 'POST') return notAllowed(method, pathname, 'POST');
+    return ok(await volumes.createVolume(await readBody(request, createVolumeRequest)));
+  }
+  const lun = lunPath.exec(pathname);
+  if (lun) {
+    const lunId = decodeURIComponent(lun[1] ?? '');
+    if (!z.uuid().safeParse(lunId).success) return { status: 400, body: fail(`${lunId} is not a LUN id (a UUID)`, 'invalid-request') };
+    if (method === 'PUT') return ok(await volumes.mapLun(lunId, await readBody(request, mapLunRequest)));
+    if (method === 'DELETE') return ok(await volumes.unmapLun(lunId));
+    return notAllowed(method, pathname, 'PUT, DELETE');
+  }
+  return { status: 404, body: fail(`no such agent route: ${method} ${pathname}`, 'not-found') };
+}
+
+async function readBody<T>(request: http.IncomingMessage, schema: z.ZodType<T>): Promise<T> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of request as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new AgentRefusal(`request body is over ${MAX_BODY_BYTES} bytes`, 413, 'too-large');
+    chunks.push(chunk);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (error) {
+    throw new AgentRefusal(`request body is not valid JSON: ${(error as Error).message}`, 400, 'bad-json');
+  }
+  const parsed = schema.safeParse(json);
+  if (!parsed.success) throw new AgentRefusal(`invalid request: ${z.prettifyError(parsed.error)}`, 400, 'invalid-request');
+  return parsed.data;
+}
+
+const ok = (body: unknown): Reply => ({ status: 200, body });
+const notAllowed = (method: string, path: string, allowed: string): Reply => ({
+  status: 405,
+  body: fail(`${method} is not allowed on ${path}; use ${allowed}`, 'method-not-allowed'),
+});
+
+function fail(error: string, code: string): ApiError {
+  return { error, code };
+}
+
+export function sha256Hex(value: string): string {
+  return createHash('sha256').update(value).digest('hex');
+}
+
+/** Both sides are hex SHA-256 digests, so equal length; the comparison takes constant time. */
+function sameHash(a: string, b: string): boolean {
+  const left = Buffer.from(a);
+  const right = Buffer.from(b);
+  return left.length === right.length && timingSafeEqual(left, right);
+}

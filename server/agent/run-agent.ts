@@ -1,0 +1,108 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import os from 'node:os';
+import type { EnrolRequest } from '../protocol/agent-api';
+import { enrolWithConsole } from './enrol';
+import { startHeartbeats, type Heartbeats } from './heartbeat';
+import { createAgentServer, sha256Hex } from './http-api';
+import type { Logger } from './log';
+import type { AgentOptions } from './options';
+import { DataDir, type Identity } from './store';
+import { VolumeManager } from './volume-manager';
+
+export interface RunningAgent {
+  hostId: string;
+  agentUrl: string;
+  stop(): Promise<void>;
+}
+
+/** Not enrolled and no token to enrol with: main.ts exits 2 without retrying. */
+export class NotEnrolledError extends Error {}
+
+/**
+ * Starts the agent: claim the data folder, load LUNs and volumes, listen, enrol if this host has
+ * no identity yet, then heartbeat. Listening comes before enrolment because the console records
+ * the agent's URL at enrolment and the port may be chosen by the OS.
+ */
+export async function runAgent(options: AgentOptions, agentVersion: string, log: Logger, signal: AbortSignal): Promise<RunningAgent> {
+  const dataDir = new DataDir(options.dataDir);
+  await dataDir.ensure();
+  await dataDir.claimPidFile();
+  let server: ReturnType<typeof createAgentServer> | undefined;
+  let heartbeats: Heartbeats | undefined;
+  const stop = async () => {
+    await heartbeats?.stop();
+    if (server?.listening) {
+      const closed = once(server, 'close');
+      server.close();
+      server.closeAllConnections();
+      await closed;
+    }
+    await dataDir.releasePidFile();
+  };
+  try {
+    let identity = await dataDir.readIdentity();
+    if (!identity) requireToken(options);
+    const volumes = await VolumeManager.open(dataDir);
+    server = createAgentServer({ volumes, consoleKeySha256: () => identity?.consoleKeySha256, log });
+    server.listen(options.listenPort, options.listenHost);
+    await once(server, 'listening');
+    const agentUrl = options.advertiseUrl ?? urlOf(server.address() as AddressInfo);
+    log.info('listening', { agentUrl, dataDir: options.dataDir, agentVersion });
+
+    if (identity) {
+      if (options.token) log.info('already enrolled; ignoring the enrolment token', { hostId: identity.hostId });
+      if (identity.hostname !== options.hostname) {
+        log.warn('hostname differs from the one this host enrolled with; the console keeps the enrolled name', {
+          enrolledHostname: identity.hostname,
+          hostname: options.hostname,
+        });
+      }
+    }
+    identity ??= await enrol(dataDir, options, { token: requireToken(options), hostname: options.hostname, agentUrl, agentVersion }, log, signal);
+
+    heartbeats = startHeartbeats({
+      consoleUrl: options.consoleUrl,
+      hostId: identity.hostId,
+      credential: identity.credential,
+      agentUrl,
+      agentVersion,
+      intervalMs: options.heartbeatIntervalMs,
+      inventory: () => volumes.inventory(),
+      log,
+    });
+    volumes.onChange(() => heartbeats?.now());
+    log.info('started', { hostId: identity.hostId, agentUrl });
+    return { hostId: identity.hostId, agentUrl, stop };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+function requireToken(options: AgentOptions): string {
+  if (options.token) return options.token;
+  throw new NotEnrolledError(`this host is not enrolled (no identity in ${options.dataDir}); pass --token or set TERN_ENROL_TOKEN with a token from the console`);
+}
+
+async function enrol(dataDir: DataDir, options: AgentOptions, request: EnrolRequest, log: Logger, signal: AbortSignal): Promise<Identity> {
+  log.info('enrolling with the console', { consoleUrl: options.consoleUrl, hostname: request.hostname });
+  const enrolled = await enrolWithConsole(options.consoleUrl, request, log, signal);
+  const identity: Identity = {
+    hostId: enrolled.hostId,
+    hostname: request.hostname,
+    consoleUrl: options.consoleUrl,
+    credential: enrolled.credential,
+    consoleKeySha256: sha256Hex(enrolled.consoleKey),
+    enrolledAt: new Date().toISOString(),
+  };
+  await dataDir.writeIdentity(identity);
+  log.info('enrolled', { hostId: identity.hostId, hostname: identity.hostname });
+  return identity;
+}
+
+function urlOf(address: AddressInfo): string {
+  const wildcard = address.address === '0.0.0.0' || address.address === '::';
+  const host = wildcard ? os.hostname() : address.address;
+  return `http://${host.includes(':') ? `[${host}]` : host}:${address.port}`;
+}
