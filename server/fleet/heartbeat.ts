@@ -1,0 +1,122 @@
+import 'server-only';
+import { eq } from 'drizzle-orm';
+import { z } from 'zod';
+import type { Db } from '@/db/open';
+import { hosts } from '@/db/schema';
+import { sameSecret, sha256 } from '@/server/auth/secrets';
+import type { EventRow } from '@/server/events/bus';
+import { appendEvent, publishEvents, recordEvent } from '@/server/events/log';
+import { bearer, type HeartbeatRequest } from '@/server/protocol/agent-api';
+import { AgentRefusedError } from './agent-refused';
+import { publishHostChange } from './host-change';
+import { describeChanges, hasChanges, hashInventory, syncInventory } from './inventory-sync';
+
+const AUTH_EVENT_INTERVAL_MS = 60_000;
+
+/**
+ * Records one heartbeat: authenticates `Bearer <hostId>.<credential>`, refreshes the host's
+ * liveness fields, reconnects a disconnected host, and syncs the inventory when its hash
+ * changed. Throws AgentRefusedError(401) for an unknown host, a wrong credential or a fenced
+ * host, after recording `agent.auth-refused` (at most once a minute per host).
+ */
+export async function recordHeartbeat(db: Db, authorization: string | null | undefined, body: HeartbeatRequest, now = new Date()) {
+  const { hostId, credential } = parseCredential(authorization);
+  const [known] = hostId ? await db.select().from(hosts).where(eq(hosts.id, hostId)) : [];
+  const problem = !hostId
+    ? 'missing or malformed credential (expected Authorization: Bearer <hostId>.<credential>)'
+    : !known
+      ? `no host with id ${hostId} is enrolled; enrol this agent again with a new token`
+      : !sameSecret(sha256(credential), known.credentialHash)
+        ? `wrong credential for host ${known.hostname}; the identity file of its agent does not match what the console issued`
+        : known.state === 'fenced'
+          ? `host ${known.hostname} is fenced: the console revoked its credential`
+          : undefined;
+  if (problem || !known) throw await refuseAuth(db, problem ?? 'unknown host', hostId, known?.hostname, now);
+
+  const inventoryHash = hashInventory(body.inventory);
+  const outcome = await db.transaction(async (tx) => {
+    const [host] = await tx.select().from(hosts).where(eq(hosts.id, known.id)).for('update');
+    if (!host || host.state === 'fenced') return undefined;
+    const rows: EventRow[] = [];
+    const inventoryChanged = host.inventoryHash !== inventoryHash;
+    if (inventoryChanged) {
+      const changes = await syncInventory(tx, host.id, body.inventory);
+      if (hasChanges(changes)) {
+        rows.push(
+          await appendEvent(tx, {
+            kind: 'host.inventory-changed',
+            actor: { kind: 'agent', id: host.id, name: host.hostname },
+            object: { kind: 'host', id: host.id, name: host.hostname },
+            message: `inventory of ${host.hostname} changed: ${describeChanges(changes)}`,
+            after: { ...changes },
+          }),
+        );
+      }
+    }
+    const reconnecting = host.state !== 'connected';
+    const [updated] = await tx
+      .update(hosts)
+      .set({
+        lastHeartbeatAt: now,
+        agentUrl: body.agentUrl,
+        agentVersion: body.agentVersion,
+        inventoryHash,
+        ...(reconnecting ? { state: 'connected' as const, stateSince: now } : {}),
+      })
+      .where(eq(hosts.id, host.id))
+      .returning();
+    if (!updated) throw new Error(`host ${host.hostname} vanished during its heartbeat`);
+    if (reconnecting) {
+      const since = host.lastHeartbeatAt ?? host.stateSince;
+      const silentS = Math.round((now.getTime() - since.getTime()) / 1000);
+      rows.push(
+        await appendEvent(tx, {
+          kind: 'host.connected',
+          actor: { kind: 'agent', id: host.id, name: host.hostname },
+          object: { kind: 'host', id: host.id, name: host.hostname },
+          message: host.lastHeartbeatAt ? `agent on ${host.hostname} is back after ${silentS} s` : `agent on ${host.hostname} connected`,
+          before: { state: host.state },
+          after: { state: 'connected', agentUrl: body.agentUrl, agentVersion: body.agentVersion },
+        }),
+      );
+    }
+    return { host: updated, rows, inventoryChanged };
+  });
+  // Fenced between the check and the transaction.
+  if (!outcome) throw await refuseAuth(db, `host ${known.hostname} is fenced: the console revoked its credential`, known.id, known.hostname, now);
+  publishEvents(...outcome.rows);
+  publishHostChange(outcome.host, outcome.inventoryChanged);
+  return { ok: true as const, serverTime: now.toISOString() };
+}
+
+function parseCredential(authorization: string | null | undefined): { hostId?: string; credential: string } {
+  const token = bearer(authorization) ?? '';
+  const dot = token.indexOf('.');
+  const hostId = token.slice(0, dot);
+  if (dot < 0 || !z.uuid().safeParse(hostId).success) return { credential: '' };
+  return { hostId, credential: token.slice(dot + 1) };
+}
+
+const holder = globalThis as unknown as { ternAuthRefusals?: WeakMap<Db, Map<string, number>> };
+
+/** Records `agent.auth-refused` unless one was recorded for this host within the last minute. */
+async function refuseAuth(db: Db, reason: string, hostId: string | undefined, hostname: string | undefined, now: Date) {
+  const byDb = (holder.ternAuthRefusals ??= new WeakMap());
+  let last = byDb.get(db);
+  if (!last) byDb.set(db, (last = new Map()));
+  const key = hostId ?? 'malformed';
+  const previous = last.get(key);
+  if (previous === undefined || now.getTime() - previous >= AUTH_EVENT_INTERVAL_MS) {
+    if (last.size > 10_000) last.clear();
+    last.set(key, now.getTime());
+    await recordEvent(db, {
+      kind: 'agent.auth-refused',
+      severity: 'warning',
+      actor: { kind: 'agent', id: hostId, name: hostname ?? hostId ?? 'unknown agent' },
+      object: { kind: 'host', id: hostname ? hostId : null, name: hostname ?? null },
+      message: `heartbeat refused: ${reason} (further refusals for this host in the next minute are not logged)`,
+      after: { reason },
+    });
+  }
+  return new AgentRefusedError(reason, 401, 'agent-auth-refused');
+}

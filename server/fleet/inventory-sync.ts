@@ -1,0 +1,136 @@
+import 'server-only';
+import { eq, inArray } from 'drizzle-orm';
+import type { Tx } from '@/db/open';
+import { diskGroups, luns, migrations, plexes, volumes } from '@/db/schema';
+import { sha256 } from '@/server/auth/secrets';
+import type { Inventory } from '@/server/protocol/agent-api';
+
+/** Key order and list order fixed, so the same inventory always hashes the same. */
+export function hashInventory(inventory: Inventory): string {
+  const byName = <T extends { name: string }>(items: T[]) => [...items].sort((a, b) => a.name.localeCompare(b.name));
+  const canonical = {
+    luns: [...inventory.luns].sort((a, b) => a.lunId.localeCompare(b.lunId)).map((lun) => sortKeys(lun)),
+    diskGroups: byName(inventory.diskGroups).map((dg) => ({
+      name: dg.name,
+      volumes: byName(dg.volumes).map((v) => sortKeys({ ...v, plexes: byName(v.plexes).map((p) => sortKeys(p)) })),
+    })),
+  };
+  return sha256(JSON.stringify(canonical));
+}
+
+function sortKeys<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))) as T;
+}
+
+export interface InventoryChanges {
+  added: string[];
+  removed: string[];
+  changed: string[];
+  /** No longer reported, but kept because migrations refer to them. */
+  kept: string[];
+}
+
+export const hasChanges = (c: InventoryChanges) => c.added.length + c.removed.length + c.changed.length + c.kept.length > 0;
+
+/**
+ * Makes the host's disk groups, volumes and plexes equal to what its agent reports. Plexes are
+ * linked to `luns` rows by id when the console knows the LUN, else their lunId stays null.
+ */
+export async function syncInventory(tx: Tx, hostId: string, inventory: Inventory): Promise<InventoryChanges> {
+  const changes: InventoryChanges = { added: [], removed: [], changed: [], kept: [] };
+  const groupRows = await tx.select().from(diskGroups).where(eq(diskGroups.hostId, hostId));
+  const volumeRows = await tx.select().from(volumes).where(eq(volumes.hostId, hostId));
+  const plexRows = volumeRows.length
+    ? await tx.select().from(plexes).where(inArray(plexes.volumeId, volumeRows.map((v) => v.id)))
+    : [];
+  const reportedLunIds = [...new Set(inventory.diskGroups.flatMap((dg) => dg.volumes.flatMap((v) => v.plexes.map((p) => p.lunId))))];
+  const knownLuns = new Set(
+    reportedLunIds.length ? (await tx.select({ id: luns.id }).from(luns).where(inArray(luns.id, reportedLunIds))).map((l) => l.id) : [],
+  );
+
+  const seenGroups = new Set<string>();
+  const seenVolumes = new Set<string>();
+  const seenPlexes = new Set<string>();
+  for (const group of inventory.diskGroups) {
+    let groupRow = groupRows.find((g) => g.name === group.name);
+    if (!groupRow) {
+      [groupRow] = await tx.insert(diskGroups).values({ hostId, name: group.name }).returning();
+      if (!groupRow) throw new Error('disk group insert returned no row');
+      changes.added.push(`disk group ${group.name}`);
+    }
+    seenGroups.add(groupRow.id);
+    for (const volume of group.volumes) {
+      const label = `volume ${group.name}/${volume.name}`;
+      const fields = { sizeBytes: volume.sizeBytes, regionSizeBytes: volume.regionSizeBytes, nbdExport: volume.nbdExport };
+      let volumeRow = volumeRows.find((v) => v.diskGroupId === groupRow.id && v.name === volume.name);
+      if (!volumeRow) {
+        [volumeRow] = await tx.insert(volumes).values({ hostId, diskGroupId: groupRow.id, name: volume.name, ...fields }).returning();
+        if (!volumeRow) throw new Error('volume insert returned no row');
+        changes.added.push(label);
+      } else if (differs(volumeRow, fields)) {
+        await tx.update(volumes).set(fields).where(eq(volumes.id, volumeRow.id));
+        changes.changed.push(label);
+      }
+      seenVolumes.add(volumeRow.id);
+      for (const plex of volume.plexes) {
+        const plexLabel = `plex ${plex.name} of ${group.name}/${volume.name}`;
+        const plexFields = { lunId: knownLuns.has(plex.lunId) ? plex.lunId : null, lunPath: plex.lunPath, state: plex.state };
+        const plexRow = plexRows.find((p) => p.volumeId === volumeRow.id && p.name === plex.name);
+        if (!plexRow) {
+          const [inserted] = await tx.insert(plexes).values({ volumeId: volumeRow.id, name: plex.name, ...plexFields }).returning({ id: plexes.id });
+          if (inserted) seenPlexes.add(inserted.id);
+          changes.added.push(`${plexLabel} (${plex.state}, ${plex.lunPath})`);
+        } else {
+          seenPlexes.add(plexRow.id);
+          if (differs(plexRow, plexFields)) {
+            await tx.update(plexes).set(plexFields).where(eq(plexes.id, plexRow.id));
+            changes.changed.push(plexRow.state !== plex.state ? `${plexLabel} ${plexRow.state} → ${plex.state}` : plexLabel);
+          }
+        }
+      }
+    }
+  }
+
+  const goneVolumes = volumeRows.filter((v) => !seenVolumes.has(v.id));
+  const pinned = new Set(
+    goneVolumes.length
+      ? (await tx.selectDistinct({ id: migrations.volumeId }).from(migrations).where(inArray(migrations.volumeId, goneVolumes.map((v) => v.id)))).map((m) => m.id)
+      : [],
+  );
+  const groupName = new Map(groupRows.map((g) => [g.id, g.name]));
+  const goneVolumeIds = new Set<string>();
+  for (const volume of goneVolumes) {
+    const label = `volume ${groupName.get(volume.diskGroupId) ?? '?'}/${volume.name}`;
+    if (pinned.has(volume.id)) {
+      changes.kept.push(label);
+    } else {
+      goneVolumeIds.add(volume.id);
+      changes.removed.push(label);
+    }
+  }
+  // Plexes of removed volumes go with them (cascade); only plexes of reported volumes are listed.
+  const gonePlexes = plexRows.filter((p) => !seenPlexes.has(p.id) && seenVolumes.has(p.volumeId));
+  for (const plex of gonePlexes) changes.removed.push(`plex ${plex.name}`);
+  if (gonePlexes.length) await tx.delete(plexes).where(inArray(plexes.id, gonePlexes.map((p) => p.id)));
+  if (goneVolumeIds.size) await tx.delete(volumes).where(inArray(volumes.id, [...goneVolumeIds]));
+  const keptGroupIds = new Set(goneVolumes.filter((v) => pinned.has(v.id)).map((v) => v.diskGroupId));
+  const goneGroups = groupRows.filter((g) => !seenGroups.has(g.id) && !keptGroupIds.has(g.id));
+  for (const group of goneGroups) changes.removed.push(`disk group ${group.name}`);
+  if (goneGroups.length) await tx.delete(diskGroups).where(inArray(diskGroups.id, goneGroups.map((g) => g.id)));
+  return changes;
+}
+
+function differs<T extends Record<string, unknown>>(row: Record<string, unknown>, fields: T): boolean {
+  return Object.entries(fields).some(([key, value]) => row[key] !== value);
+}
+
+/** One line for the event log, e.g. "added volume dg1/v1, plex v1-01 of dg1/v1 (active, /luns/a1)". */
+export function describeChanges(changes: InventoryChanges): string {
+  const parts = [
+    changes.added.length ? `added ${changes.added.join(', ')}` : '',
+    changes.changed.length ? `changed ${changes.changed.join(', ')}` : '',
+    changes.removed.length ? `removed ${changes.removed.join(', ')}` : '',
+    changes.kept.length ? `no longer reported but kept for migration history: ${changes.kept.join(', ')}` : '',
+  ];
+  return parts.filter(Boolean).join('; ');
+}
