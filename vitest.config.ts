@@ -15,7 +15,5 @@ export default defineConfig({
     hookTimeout: 60_000,
     // Two cores: integration tests spawn agent processes, so keep parallelism modest.
     maxWorkers: 2,
-    reporters: process.env.CI ? ['default', 'json'] : ['default'],
-    outputFile: { json: 'test-results/vitest.json' },
   },
 });

@@ -7,7 +7,7 @@ function readConfig() {
   return {
     port,
     /** Where PGlite, the demo fleet and the console's own files live. */
-    dataDir: path.resolve(env.TERN_DATA_DIR ?? '.tern'),
+    dataDir: path.resolve(/*turbopackIgnore: true*/ env.TERN_DATA_DIR ?? '.tern'),
     /** PostgreSQL instead of the embedded database. */
     databaseUrl: env.DATABASE_URL || undefined,
     /** The URL agents use to reach this console. */

@@ -1,0 +1,61 @@
+#!/usr/bin/env node
+// `npm test`: Vitest on the embedded database (PGlite), Vitest again on PostgreSQL when
+// TERN_TEST_DATABASE_URL is set, then the production build and Playwright. Ends with one line
+// `N passed, N failed` over every test that ran, so a run that ran nothing is visible.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import path from 'node:path';
+
+const results = path.resolve('test-results');
+mkdirSync(results, { recursive: true });
+const bin = (name) => path.join('node_modules', '.bin', name);
+const totals = { passed: 0, failed: 0, skipped: 0 };
+let exitCode = 0;
+
+function run(label, command, args, env = {}) {
+  console.log(`\n=== ${label} ===`);
+  const child = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, ...env } });
+  if (child.status !== 0) exitCode = 1;
+  return child.status === 0;
+}
+
+function countVitest(file) {
+  if (!existsSync(file)) return void (totals.failed += 1);
+  const report = JSON.parse(readFileSync(file, 'utf8'));
+  totals.passed += report.numPassedTests;
+  totals.failed += report.numFailedTests;
+  totals.skipped += report.numPendingTests + report.numTodoTests;
+}
+
+function vitest(label, outputFile, env) {
+  rmSync(outputFile, { force: true });
+  run(label, bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${outputFile}`], env);
+  countVitest(outputFile);
+}
+
+vitest('Vitest on PGlite', path.join(results, 'vitest-pglite.json'), { TERN_TEST_DATABASE_URL: '' });
+if (process.env.TERN_TEST_DATABASE_URL) {
+  vitest('Vitest on PostgreSQL', path.join(results, 'vitest-postgres.json'), {});
+}
+
+if (process.env.TERN_SKIP_E2E === '1') {
+  console.log('\nTERN_SKIP_E2E=1: skipping the build and Playwright');
+} else if (run('next build', process.execPath, [path.join('node_modules', 'next', 'dist', 'bin', 'next'), 'build'], { NEXT_TELEMETRY_DISABLED: '1' })) {
+  const report = path.join(results, 'playwright.json');
+  rmSync(report, { force: true });
+  run('Playwright', bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: report });
+  if (existsSync(report)) {
+    const { stats } = JSON.parse(readFileSync(report, 'utf8'));
+    totals.passed += stats.expected + stats.flaky;
+    totals.failed += stats.unexpected;
+    totals.skipped += stats.skipped;
+  } else {
+    totals.failed += 1;
+  }
+} else {
+  totals.failed += 1;
+}
+
+if (totals.failed > 0) exitCode = 1;
+console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
+process.exit(exitCode);
