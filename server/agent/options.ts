@@ -27,7 +27,7 @@ export const usage = `usage: npm run agent -- --console URL --data-dir DIR [--to
 Every flag has an environment variable too; see docs/agent.md.`;
 
 /** Flags win over environment variables. */
-export function parseAgentOptions(argv: string[], env: NodeJS.ProcessEnv): AgentOptions {
+export function parseAgentOptions(argv: string[], env: Record<string, string | undefined>): AgentOptions {
   let values;
   try {
     ({ values } = parseArgs({

@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, eq, lt, sql } from 'drizzle-orm';
+import { and, eq, isNull, lt, or } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { hosts } from '@/db/schema';
 import { config } from '@/server/config';
@@ -19,7 +19,12 @@ export async function markSilentHosts(db: Db, now = new Date(), timeoutMs = conf
     const silenced = await tx
       .update(hosts)
       .set({ state: 'disconnected', stateSince: now })
-      .where(and(eq(hosts.state, 'connected'), lt(sql`coalesce(${hosts.lastHeartbeatAt}, ${hosts.stateSince})`, cutoff)))
+      .where(
+        and(
+          eq(hosts.state, 'connected'),
+          or(lt(hosts.lastHeartbeatAt, cutoff), and(isNull(hosts.lastHeartbeatAt), lt(hosts.stateSince, cutoff))),
+        ),
+      )
       .returning();
     const rows = [];
     for (const host of silenced) {
