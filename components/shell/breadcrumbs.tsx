@@ -1,0 +1,61 @@
+'use client';
+import { useQuery } from '@tanstack/react-query';
+import { ChevronRight } from 'lucide-react';
+import Link from 'next/link';
+import { usePathname, useSearchParams } from 'next/navigation';
+import { Fragment } from 'react';
+import { useTRPC } from '@/components/trpc';
+
+const sections: Record<string, string> = { arrays: 'Arrays', hosts: 'Hosts', migrations: 'Migrations', events: 'Events' };
+const tabLabels: Record<string, string> = { luns: 'LUNs', events: 'Events', mapped: 'LUNs mapped' };
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * `Arrays / ARR-03 / LUNs` (UI.md §2.3). Object names come from the same cached queries the
+ * page uses, so the breadcrumb costs no extra request.
+ */
+export function Breadcrumbs() {
+  const pathname = usePathname();
+  const searchParams = useSearchParams();
+  const trpc = useTRPC();
+  const [section, id] = pathname.split('/').filter(Boolean);
+  const validId = id && UUID.test(id) ? id : null;
+  const array = useQuery(trpc.arrays.get.queryOptions({ id: validId ?? '' }, { enabled: section === 'arrays' && !!validId }));
+  const host = useQuery(trpc.hosts.get.queryOptions({ id: validId ?? '' }, { enabled: section === 'hosts' && !!validId }));
+
+  const crumbs: { label: string; href?: string }[] = [];
+  if (!section) crumbs.push({ label: 'Overview' });
+  else if (sections[section]) {
+    crumbs.push({ label: sections[section], href: id ? `/${section}` : undefined });
+    if (id) {
+      const name = section === 'arrays' ? array.data?.name : section === 'hosts' ? host.data?.hostname : undefined;
+      const tab = searchParams.get('tab');
+      const tabLabel = tab ? tabLabels[tab] : undefined;
+      crumbs.push({ label: name ?? (validId ? '…' : 'Not found'), href: tabLabel ? pathname : undefined });
+      if (tabLabel) crumbs.push({ label: tabLabel });
+    }
+  } else crumbs.push({ label: 'Not found' });
+
+  return (
+    <nav aria-label="Breadcrumb" className="min-w-0">
+      <ol className="flex min-w-0 items-center gap-1.5 text-sm">
+        {crumbs.map((crumb, index) => (
+          <Fragment key={index}>
+            {index > 0 ? <ChevronRight aria-hidden className="size-3.5 shrink-0 text-muted-foreground" /> : null}
+            <li className="min-w-0 truncate">
+              {crumb.href ? (
+                <Link href={crumb.href} className="text-muted-foreground hover:text-foreground">
+                  {crumb.label}
+                </Link>
+              ) : (
+                <span aria-current={index === crumbs.length - 1 ? 'page' : undefined} className="font-medium">
+                  {crumb.label}
+                </span>
+              )}
+            </li>
+          </Fragment>
+        ))}
+      </ol>
+    </nav>
+  );
+}

@@ -1,0 +1,29 @@
+'use client';
+import { Alert } from '@/components/ui/alert';
+import { Button } from '@/components/ui/button';
+import { formatAbsolute } from '@/components/format';
+import { liveStatus } from '@/components/live/live-status';
+import { useLiveConnection } from '@/components/live/live-updates';
+import { useNow } from '@/components/use-now';
+
+/** The console-wide banner while live updates are lost (UI.md §2.5, §2.7). */
+export function ConnectionBanner() {
+  const connection = useLiveConnection();
+  const now = useNow();
+  if (liveStatus(connection, now) !== 'offline') return null;
+  return (
+    <div className="px-4 pt-3 sm:px-6 2xl:px-8">
+      <Alert
+        tone="danger"
+        title={`Connection to the console server lost at ${formatAbsolute(connection.since)}.`}
+        actions={
+          <Button size="sm" variant="outline" onClick={connection.retryNow}>
+            Retry now
+          </Button>
+        }
+      >
+        <p>Figures on this page may be out of date. Retrying every 5 s.</p>
+      </Alert>
+    </div>
+  );
+}
