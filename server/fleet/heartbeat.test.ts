@@ -9,7 +9,7 @@ import { freshDatabase } from '@/test/db';
 import { startConsoleServer, type ConsoleServer } from '@/test/console-server';
 import { AgentRefusedError } from './agent-refused';
 import { agentRoutes } from './agent-routes';
-import { createEnrolmentToken, enrolHost, markSilentHosts, recordHeartbeat } from './hosts';
+import { applyAgentInventory, createEnrolmentToken, enrolHost, markSilentHosts, recordHeartbeat } from './hosts';
 
 let opened: OpenDatabase;
 let db: Db;
@@ -118,12 +118,28 @@ describe('recordHeartbeat', () => {
   });
 });
 
+describe('applyAgentInventory', () => {
+  it('syncs an inventory returned by an agent call at once, and the next identical heartbeat writes nothing', async () => {
+    const host = await enrol('apply-1');
+    const inventory: Inventory = {
+      luns: [],
+      diskGroups: [{ name: 'dg9', volumes: [{ name: 'v9', sizeBytes: 4096, regionSizeBytes: 65536, nbdExport: 'dg9/v9', plexes: [{ name: 'v9-01', lunId: randomUUID(), lunPath: '/x', state: 'active' }] }] }],
+    };
+    expect(await applyAgentInventory(db, host.hostId, inventory)).toEqual({ changed: true });
+    expect((await db.select().from(volumes).where(eq(volumes.hostId, host.hostId))).map((v) => v.name)).toEqual(['v9']);
+    expect(await applyAgentInventory(db, host.hostId, inventory)).toEqual({ changed: false });
+    await recordHeartbeat(db, host.header, beat(inventory));
+    expect(await eventsFor('host.inventory-changed', host.hostId)).toHaveLength(1);
+  });
+});
+
 describe('markSilentHosts', () => {
   it('disconnects hosts silent past the timeout, and a heartbeat brings them back', async () => {
     const host = await enrol('quiet-1');
     const t0 = new Date();
     await recordHeartbeat(db, host.header, beat(), t0);
-    expect(await markSilentHosts(db, new Date(t0.getTime() + 1_000), 2_000)).toHaveLength(0);
+    // Other tests' hosts share this database and may be marked too; only this host's fate is asserted.
+    expect((await markSilentHosts(db, new Date(t0.getTime() + 1_000), 2_000)).map((h) => h.id)).not.toContain(host.hostId);
     const marked = await markSilentHosts(db, new Date(t0.getTime() + 5_000), 2_000);
     expect(marked.map((h) => h.id)).toContain(host.hostId);
     expect((await hostRow(host.hostId))?.state).toBe('disconnected');

@@ -9,7 +9,7 @@ import { appendEvent, publishEvents, recordEvent } from '@/server/events/log';
 import { bearer, type HeartbeatRequest } from '@/server/protocol/agent-api';
 import { AgentRefusedError } from './agent-refused';
 import { publishHostChange } from './host-change';
-import { describeChanges, hasChanges, hashInventory, syncInventory } from './inventory-sync';
+import { hashInventory, syncIfChanged } from './inventory-sync';
 
 const AUTH_EVENT_INTERVAL_MS = 60_000;
 
@@ -38,21 +38,9 @@ export async function recordHeartbeat(db: Db, authorization: string | null | und
     const [host] = await tx.select().from(hosts).where(eq(hosts.id, known.id)).for('update');
     if (!host || host.state === 'fenced') return undefined;
     const rows: EventRow[] = [];
-    const inventoryChanged = host.inventoryHash !== inventoryHash;
-    if (inventoryChanged) {
-      const changes = await syncInventory(tx, host.id, body.inventory);
-      if (hasChanges(changes)) {
-        rows.push(
-          await appendEvent(tx, {
-            kind: 'host.inventory-changed',
-            actor: { kind: 'agent', id: host.id, name: host.hostname },
-            object: { kind: 'host', id: host.id, name: host.hostname },
-            message: `inventory of ${host.hostname} changed: ${describeChanges(changes)}`,
-            after: { ...changes },
-          }),
-        );
-      }
-    }
+    const synced = await syncIfChanged(tx, host, body.inventory, inventoryHash);
+    if (synced.event) rows.push(synced.event);
+    const inventoryChanged = synced.changed;
     const reconnecting = host.state !== 'connected';
     const [updated] = await tx
       .update(hosts)
@@ -114,7 +102,7 @@ async function refuseAuth(db: Db, reason: string, hostId: string | undefined, ho
       severity: 'warning',
       actor: { kind: 'agent', id: hostId, name: hostname ?? hostId ?? 'unknown agent' },
       object: { kind: 'host', id: hostname ? hostId : null, name: hostname ?? null },
-      message: `heartbeat refused: ${reason} (further refusals for this host in the next minute are not logged)`,
+      message: `heartbeat refused: ${reason}${hostId ? ' (further refusals for this host in the next minute are not logged)' : ''}`,
       after: { reason },
     });
   }

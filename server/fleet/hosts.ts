@@ -16,5 +16,5 @@ export {
   type EnrolmentToken,
 } from './enrolment';
 export { recordHeartbeat } from './heartbeat';
-export { hashInventory, syncInventory, type InventoryChanges } from './inventory-sync';
+export { applyAgentInventory, hashInventory, syncInventory, type InventoryChanges } from './inventory-sync';
 export { markSilentHosts, startLivenessMonitor } from './liveness';

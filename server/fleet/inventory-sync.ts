@@ -1,9 +1,12 @@
 import 'server-only';
 import { eq, inArray } from 'drizzle-orm';
-import type { Tx } from '@/db/open';
-import { diskGroups, luns, migrations, plexes, volumes } from '@/db/schema';
+import type { Db, Tx } from '@/db/open';
+import { diskGroups, hosts, luns, migrations, plexes, volumes } from '@/db/schema';
 import { sha256 } from '@/server/auth/secrets';
+import type { EventRow, HostRow } from '@/server/events/bus';
+import { appendEvent, publishEvents } from '@/server/events/log';
 import type { Inventory } from '@/server/protocol/agent-api';
+import { publishHostChange } from './host-change';
 
 /** Key order and list order fixed, so the same inventory always hashes the same. */
 export function hashInventory(inventory: Inventory): string {
@@ -133,4 +136,41 @@ export function describeChanges(changes: InventoryChanges): string {
     changes.kept.length ? `no longer reported but kept for migration history: ${changes.kept.join(', ')}` : '',
   ];
   return parts.filter(Boolean).join('; ');
+}
+
+/**
+ * Syncs when the inventory's hash differs from the host's stored one and returns the
+ * `host.inventory-changed` event to publish after commit. The caller stores the new hash.
+ */
+export async function syncIfChanged(tx: Tx, host: HostRow, inventory: Inventory, inventoryHash: string): Promise<{ changed: boolean; event?: EventRow }> {
+  if (host.inventoryHash === inventoryHash) return { changed: false };
+  const changes = await syncInventory(tx, host.id, inventory);
+  if (!hasChanges(changes)) return { changed: true };
+  const event = await appendEvent(tx, {
+    kind: 'host.inventory-changed',
+    actor: { kind: 'agent', id: host.id, name: host.hostname },
+    object: { kind: 'host', id: host.id, name: host.hostname },
+    message: `inventory of ${host.hostname} changed: ${describeChanges(changes)}`,
+    after: { ...changes },
+  });
+  return { changed: true, event };
+}
+
+/**
+ * Applies an inventory an agent returned from a console call (map a LUN, create a volume), so
+ * the database shows the change as soon as the call returns rather than at the next heartbeat.
+ */
+export async function applyAgentInventory(db: Db, hostId: string, inventory: Inventory): Promise<{ changed: boolean }> {
+  const inventoryHash = hashInventory(inventory);
+  const outcome = await db.transaction(async (tx) => {
+    const [host] = await tx.select().from(hosts).where(eq(hosts.id, hostId)).for('update');
+    if (!host) throw new Error(`host ${hostId} does not exist`);
+    const synced = await syncIfChanged(tx, host, inventory, inventoryHash);
+    if (!synced.changed) return { host, ...synced };
+    const [updated] = await tx.update(hosts).set({ inventoryHash }).where(eq(hosts.id, host.id)).returning();
+    return { host: updated ?? host, ...synced };
+  });
+  if (outcome.event) publishEvents(outcome.event);
+  if (outcome.changed) publishHostChange(outcome.host, true);
+  return { changed: outcome.changed };
 }
