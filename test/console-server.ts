@@ -14,19 +14,18 @@ export interface ConsoleServer {
   close(): Promise<void>;
 }
 
-/** `routes` is keyed by "METHOD /path", e.g. "POST /api/agent/v1/enrol". */
-export async function startConsoleServer(routes: Record<string, Handler>): Promise<ConsoleServer> {
+/** `routes` is keyed by "METHOD /path", e.g. "POST /api/agent/v1/enrol"; port 0 picks a free port. */
+export async function startConsoleServer(routes: Record<string, Handler>, port = 0): Promise<ConsoleServer> {
   const server = http.createServer((incoming, outgoing) => {
     serve(routes, incoming, outgoing).catch((error: unknown) => {
       if (!outgoing.headersSent) outgoing.writeHead(500, { 'content-type': 'application/json' });
       outgoing.end(JSON.stringify({ error: `test console server: ${(error as Error).message}`, code: 'internal' }));
     });
   });
-  server.listen(0, '127.0.0.1');
+  server.listen(port, '127.0.0.1');
   await once(server, 'listening');
-  const { port } = server.address() as AddressInfo;
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     async close() {
       const closed = once(server, 'close');
       server.close();

@@ -24,6 +24,7 @@ const MiB = 1024 * 1024;
 let opened: OpenDatabase;
 let db: Db;
 let consoleServer: ConsoleServer;
+let consoleRoutes: Record<string, (request: Request) => Promise<Response>>;
 let root: string;
 let arrayId: string;
 const secrets: string[] = [];
@@ -32,7 +33,8 @@ beforeAll(async () => {
   opened = await freshDatabase();
   db = opened.db;
   const routes = agentRoutes(db);
-  consoleServer = await startConsoleServer({ 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat });
+  consoleRoutes = { 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat };
+  consoleServer = await startConsoleServer(consoleRoutes);
   root = await mkdtemp(path.join(os.tmpdir(), 'tern-agent-test-'));
   await mkdir(path.join(root, 'luns'));
   const [array] = await db
@@ -305,5 +307,33 @@ describe('host agent process', () => {
     expect((await db.select().from(events).where(eq(events.kind, 'agent.auth-refused'))).length).toBe(1);
     expect((await db.select().from(hosts).where(eq(hosts.id, hostA.hostId)))[0]?.lastHeartbeatAt).toEqual(lastGood);
     expectNoSecrets(agentA, [wrongCredential]);
+  });
+
+  it('waits for a console that is not up yet, and carries on through a console outage', async () => {
+    const probe = await startConsoleServer({});
+    const port = Number(new URL(probe.url).port);
+    await probe.close();
+    const { token: enrolmentToken } = await token('late-console');
+    const agent = spawnAgent({ consoleUrl: `http://127.0.0.1:${port}`, dataDir: path.join(root, 'late'), token: enrolmentToken, hostname: 'host-late' });
+    await agent.waitForLog((l) => l.msg === 'console not reachable for enrolment; retrying');
+
+    let lateConsole = await startConsoleServer(consoleRoutes, port);
+    try {
+      const { hostId } = await started(agent);
+      await agent.waitForLog((l) => l.msg === 'heartbeat accepted by the console');
+      await lateConsole.close();
+      await agent.waitForLog((l) => l.msg === 'console unreachable for heartbeat');
+      const [before] = await db.select().from(hosts).where(eq(hosts.id, hostId));
+      lateConsole = await startConsoleServer(consoleRoutes, port);
+      await waitFor('a heartbeat after the outage', async () => {
+        const [after] = await db.select().from(hosts).where(eq(hosts.id, hostId));
+        return after?.lastHeartbeatAt && before?.lastHeartbeatAt && after.lastHeartbeatAt > before.lastHeartbeatAt;
+      });
+      expect(agent.isRunning()).toBe(true);
+      expect(agent.lines.filter((l) => l.msg === 'heartbeat accepted by the console').length).toBe(2);
+      expectNoSecrets(agent);
+    } finally {
+      await lateConsole.close();
+    }
   });
 });

@@ -35,6 +35,7 @@ export function startHeartbeats(deps: HeartbeatDeps): Heartbeats {
   let stopped = false;
   let lastOutcome = '';
   let failures = 0;
+  const stopping = new AbortController();
 
   async function send(): Promise<void> {
     let outcome = 'ok';
@@ -43,7 +44,7 @@ export function startHeartbeats(deps: HeartbeatDeps): Heartbeats {
         method: 'POST',
         headers: { authorization: `Bearer ${deps.hostId}.${deps.credential}`, 'content-type': 'application/json' },
         body: JSON.stringify({ agentUrl: deps.agentUrl, agentVersion: deps.agentVersion, inventory: await deps.inventory() }),
-        signal: AbortSignal.timeout(Math.max(deps.intervalMs * 3, 10_000)),
+        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(Math.max(deps.intervalMs * 3, 10_000))]),
       });
       const payload: unknown = await response.json().catch(() => undefined);
       if (!response.ok) {
@@ -51,6 +52,7 @@ export function startHeartbeats(deps: HeartbeatDeps): Heartbeats {
         outcome = `refused: HTTP ${response.status} ${error.success ? error.data.error : ''}`.trim();
       }
     } catch (error) {
+      if (stopping.signal.aborted) return;
       outcome = `unreachable: ${describeFetchError(error)}`;
     }
     failures = outcome === 'ok' ? 0 : failures + 1;
@@ -86,6 +88,7 @@ export function startHeartbeats(deps: HeartbeatDeps): Heartbeats {
     async stop() {
       stopped = true;
       clearTimeout(timer);
+      stopping.abort();
       await inFlight;
     },
   };
