@@ -13,7 +13,7 @@ export function EventFeed({ events, showObject = true }: { events: EventRow[]; s
     <ol className="divide-y">
       {events.map((event) => (
         <li key={event.id} className="grid grid-cols-[1.25rem_5.5rem_minmax(0,1fr)] items-baseline gap-x-3 gap-y-0.5 py-2 text-sm">
-          <SeverityIcon severity={event.severity} className="self-center" />
+          <SeverityIcon severity={event.severity} className="translate-y-0.5 self-start" />
           <RelativeTime value={event.at} className="text-xs text-muted-foreground" />
           <div className="min-w-0">
             <p className="min-w-0 break-words">{event.message}</p>

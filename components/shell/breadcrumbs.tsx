@@ -4,11 +4,11 @@ import { ChevronRight } from 'lucide-react';
 import Link from 'next/link';
 import { usePathname, useSearchParams } from 'next/navigation';
 import { Fragment } from 'react';
+import { isUuid } from '@/components/ids';
 import { useTRPC } from '@/components/trpc';
 
 const sections: Record<string, string> = { arrays: 'Arrays', hosts: 'Hosts', migrations: 'Migrations', events: 'Events' };
 const tabLabels: Record<string, string> = { luns: 'LUNs', events: 'Events', mapped: 'LUNs mapped' };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
  * `Arrays / ARR-03 / LUNs` (UI.md §2.3). Object names come from the same cached queries the
@@ -19,7 +19,7 @@ export function Breadcrumbs() {
   const searchParams = useSearchParams();
   const trpc = useTRPC();
   const [section, id] = pathname.split('/').filter(Boolean);
-  const validId = id && UUID.test(id) ? id : null;
+  const validId = id && isUuid(id) ? id : null;
   const array = useQuery(trpc.arrays.get.queryOptions({ id: validId ?? '' }, { enabled: section === 'arrays' && !!validId }));
   const host = useQuery(trpc.hosts.get.queryOptions({ id: validId ?? '' }, { enabled: section === 'hosts' && !!validId }));
 

@@ -1,4 +1,5 @@
 'use client';
+import Link from 'next/link';
 import { useRouter } from 'next/navigation';
 import { useEffect } from 'react';
 import { signInPath } from '@/components/live/sign-in-path';
@@ -12,7 +13,7 @@ export function RedirectToSignIn() {
   return (
     <main className="flex min-h-dvh items-center justify-center p-6 text-sm text-muted-foreground">
       <p>
-        Your session has ended. <a href="/sign-in" className="font-medium text-foreground underline underline-offset-4">Sign in</a> to continue.
+        Your session has ended. <Link href="/sign-in" className="font-medium text-foreground underline underline-offset-4">Sign in</Link> to continue.
       </p>
     </main>
   );
