@@ -7,6 +7,7 @@ import { formatBytes } from '@/server/format';
 import { agentClient } from './agent-client';
 import { FleetError } from './errors';
 import { isMapped } from './arrays';
+import { applyAgentInventory } from './hosts';
 
 export interface CreateVolumeInput {
   hostId: string;
@@ -36,6 +37,8 @@ export async function createVolume(db: Db, actor: Actor, input: CreateVolumeInpu
     sizeBytes: input.sizeBytes,
     lunId: lun.id,
   });
+  // Record what the agent now reports at once, rather than on its next heartbeat.
+  await applyAgentInventory(db, host.id, inventory);
   await recordEvent(db, {
     kind: 'volume.created',
     actor,
