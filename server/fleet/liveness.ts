@@ -77,6 +77,8 @@ export function startLivenessMonitor(db: Db, intervalMs = 2_000, timeoutMs = con
     },
   };
   holder.ternLivenessMonitor = monitor;
-  timer = setTimeout(tick, intervalMs).unref();
+  // The first check waits a full timeout: after the console itself was down, every heartbeat
+  // on record is old, and live agents need one interval to report before anyone is judged.
+  timer = setTimeout(tick, Math.max(intervalMs, timeoutMs)).unref();
   return monitor.stop;
 }
