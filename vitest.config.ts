@@ -11,6 +11,7 @@ export default defineConfig({
   },
   test: {
     include: ['server/**/*.test.ts', 'db/**/*.test.ts', 'test/**/*.test.ts', 'components/**/*.test.ts'],
+    globalSetup: ['test/global-setup.ts'],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     // Two cores: integration tests spawn agent processes, so keep parallelism modest.

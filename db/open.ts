@@ -29,7 +29,8 @@ export interface OpenDatabase {
   close(): Promise<void>;
 }
 
-export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: true };
+/** `template` is a PGlite data-folder dump (tests load one made by the real migrations). */
+export type DatabaseTarget = { url: string } | { dataDir: string } | { memory: true; template?: Blob };
 
 const migrationsFolder = path.join(process.cwd(), 'db', 'migrations');
 
@@ -47,7 +48,8 @@ export async function openDatabase(target: DatabaseTarget): Promise<OpenDatabase
   }
   const dataDir = 'dataDir' in target ? target.dataDir : undefined;
   if (dataDir) mkdirSync(dataDir, { recursive: true });
-  const client = new PGlite(dataDir);
+  const template = 'template' in target ? target.template : undefined;
+  const client = template ? new PGlite({ loadDataDir: template }) : new PGlite(dataDir);
   const db = drizzlePglite({ client, schema });
   await migratePglite(db, { migrationsFolder });
   return {

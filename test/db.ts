@@ -3,6 +3,8 @@
  * default, or a new database on the PostgreSQL server named by TERN_TEST_DATABASE_URL.
  */
 import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { inject } from 'vitest';
 import postgres from 'postgres';
 import { openDatabase, type OpenDatabase } from '@/db/open';
 
@@ -10,7 +12,10 @@ export const testDatabaseKind = process.env.TERN_TEST_DATABASE_URL ? 'postgres' 
 
 export async function freshDatabase(): Promise<OpenDatabase> {
   const serverUrl = process.env.TERN_TEST_DATABASE_URL;
-  if (!serverUrl) return openDatabase({ memory: true });
+  if (!serverUrl) {
+    const template = inject('pgliteTemplate');
+    return openDatabase({ memory: true, template: template ? new Blob([await readFile(template)]) : undefined });
+  }
   const name = `tern_test_${Date.now()}_${randomBytes(3).toString('hex')}`;
   const admin = postgres(serverUrl, { max: 1, onnotice: () => {} });
   await admin.unsafe(`CREATE DATABASE ${name}`);
