@@ -1,5 +1,5 @@
 'use client';
-import { useInfiniteQuery } from '@tanstack/react-query';
+import { keepPreviousData, useInfiniteQuery } from '@tanstack/react-query';
 import type { RouterOutputs } from '@/components/api-types';
 import { useTRPC, useTRPCClient } from '@/components/trpc';
 
@@ -28,5 +28,7 @@ export function useEventPages(filter: EventFilter, limit = 50) {
     queryFn: ({ pageParam, signal }): Promise<EventPage> => client.events.list.query({ ...input, limit, beforeId: pageParam }, { signal }),
     initialPageParam: undefined as number | undefined,
     getNextPageParam: (page) => page.nextCursor,
+    // While a new filter loads, keep the rows on screen instead of flashing a skeleton.
+    placeholderData: keepPreviousData,
   });
 }
