@@ -108,83 +108,83 @@ function OverviewContent({ overview }: { overview: Overview }) {
         </Card>
       ) : null}
 
-      <Card aria-labelledby="arrays-title">
-        <CardHeader>
-          <CardTitle id="arrays-title">Arrays</CardTitle>
-          <Link href="/arrays" className="inline-flex items-center gap-1 text-sm text-muted-foreground hover:text-foreground">
-            View all <ArrowRight aria-hidden className="size-3.5" />
-          </Link>
-        </CardHeader>
-        {overview.arrays.length === 0 ? (
-          <CardContent>
-            <p className="text-sm text-muted-foreground">No arrays yet. An admin adds arrays with the arrays.create API until Settings → Arrays arrives.</p>
-          </CardContent>
-        ) : (
-          <Table>
-            <TableHeader>
-              <TableRow className="hover:bg-transparent">
-                <TableHead className="pl-4">Name</TableHead>
-                <TableHead>Vendor / model</TableHead>
-                <TableHead>Tier</TableHead>
-                <TableHead>State</TableHead>
-                <TableHead>Capacity</TableHead>
-                <TableHead className="pr-4 text-right">LUNs</TableHead>
-              </TableRow>
-            </TableHeader>
-            <TableBody>
-              {overview.arrays.map((array) => (
-                <TableRow key={array.id}>
-                  <TableCell className="pl-4">
-                    <Link href={`/arrays/${array.id}`} className="font-medium hover:underline">
-                      {array.name}
-                    </Link>
-                  </TableCell>
-                  <TableCell className="text-muted-foreground">
-                    {array.vendor} {array.model}
-                  </TableCell>
-                  <TableCell className="whitespace-nowrap">{formatTier(array.tier)}</TableCell>
-                  <TableCell>
-                    <StateBadge type="array" state={array.state} />
-                  </TableCell>
-                  <TableCell>
-                    <CapacityBar usedBytes={array.provisionedBytes} totalBytes={array.capacityBytes} label={`${array.name} capacity`} />
-                  </TableCell>
-                  <TableCell className="pr-4 text-right tabular-nums">{formatInteger(array.lunCount)}</TableCell>
-                </TableRow>
-              ))}
-            </TableBody>
-          </Table>
-        )}
-      </Card>
-
-      <div className="grid gap-6 2xl:grid-cols-2">
-        <Card aria-labelledby="hosts-attention-title">
-          <CardHeader>
-            <CardTitle id="hosts-attention-title">Hosts needing attention</CardTitle>
-          </CardHeader>
-          <CardContent>
-            {overview.attentionHosts.length === 0 ? (
-              <p className="text-sm text-muted-foreground">
-                {overview.hosts.total === 0 ? 'No hosts enrolled yet.' : `All ${formatCount(overview.hosts.total, 'host')} connected.`}
-              </p>
+      <div className="grid gap-6 2xl:grid-cols-[minmax(0,2fr)_minmax(0,1fr)] 2xl:items-start">
+        <div className="space-y-6">
+          <Card aria-labelledby="arrays-title">
+            <CardHeader>
+              <CardTitle id="arrays-title">Arrays</CardTitle>
+              <Link href="/arrays" className="inline-flex items-center gap-1 text-sm text-muted-foreground hover:text-foreground">
+                View all <ArrowRight aria-hidden className="size-3.5" />
+              </Link>
+            </CardHeader>
+            {overview.arrays.length === 0 ? (
+              <CardContent>
+                <p className="text-sm text-muted-foreground">No arrays yet. An admin adds arrays with the arrays.create API until Settings → Arrays arrives.</p>
+              </CardContent>
             ) : (
-              <ul className="flex flex-wrap gap-x-6 gap-y-2 text-sm">
-                {overview.attentionHosts.map((host) => (
-                  <li key={host.id} className="flex items-center gap-2">
-                    <Link href={`/hosts/${host.id}`} className="font-medium hover:underline">
-                      {host.hostname}
-                    </Link>
-                    <StateBadge type="host" state={host.state}>
-                      <Since value={host.stateSince} />
-                    </StateBadge>
-                  </li>
-                ))}
-              </ul>
+              <Table>
+                <TableHeader>
+                  <TableRow className="hover:bg-transparent">
+                    <TableHead className="pl-4">Name</TableHead>
+                    <TableHead>Vendor / model</TableHead>
+                    <TableHead>Tier</TableHead>
+                    <TableHead>State</TableHead>
+                    <TableHead>Capacity</TableHead>
+                    <TableHead className="pr-4 text-right">LUNs</TableHead>
+                  </TableRow>
+                </TableHeader>
+                <TableBody>
+                  {overview.arrays.map((array) => (
+                    <TableRow key={array.id}>
+                      <TableCell className="pl-4">
+                        <Link href={`/arrays/${array.id}`} className="font-medium hover:underline">
+                          {array.name}
+                        </Link>
+                      </TableCell>
+                      <TableCell className="text-muted-foreground">
+                        {array.vendor} {array.model}
+                      </TableCell>
+                      <TableCell className="whitespace-nowrap">{formatTier(array.tier)}</TableCell>
+                      <TableCell>
+                        <StateBadge type="array" state={array.state} />
+                      </TableCell>
+                      <TableCell>
+                        <CapacityBar usedBytes={array.provisionedBytes} totalBytes={array.capacityBytes} label={`${array.name} capacity`} />
+                      </TableCell>
+                      <TableCell className="pr-4 text-right tabular-nums">{formatInteger(array.lunCount)}</TableCell>
+                    </TableRow>
+                  ))}
+                </TableBody>
+              </Table>
             )}
-          </CardContent>
-        </Card>
-
-        <Card aria-labelledby="events-title" className="2xl:row-span-2">
+          </Card>
+          <Card aria-labelledby="hosts-attention-title">
+            <CardHeader>
+              <CardTitle id="hosts-attention-title">Hosts needing attention</CardTitle>
+            </CardHeader>
+            <CardContent>
+              {overview.attentionHosts.length === 0 ? (
+                <p className="text-sm text-muted-foreground">
+                  {overview.hosts.total === 0 ? 'No hosts enrolled yet.' : `All ${formatCount(overview.hosts.total, 'host')} connected.`}
+                </p>
+              ) : (
+                <ul className="flex flex-wrap gap-x-6 gap-y-2 text-sm">
+                  {overview.attentionHosts.map((host) => (
+                    <li key={host.id} className="flex items-center gap-2">
+                      <Link href={`/hosts/${host.id}`} className="font-medium hover:underline">
+                        {host.hostname}
+                      </Link>
+                      <StateBadge type="host" state={host.state}>
+                        <Since value={host.stateSince} />
+                      </StateBadge>
+                    </li>
+                  ))}
+                </ul>
+              )}
+            </CardContent>
+          </Card>
+        </div>
+        <Card aria-labelledby="events-title">
           <CardHeader>
             <CardTitle id="events-title">Recent events</CardTitle>
             <Link href="/events" className="inline-flex items-center gap-1 text-sm text-muted-foreground hover:text-foreground">
@@ -256,7 +256,7 @@ function attentionItems(overview: Overview): AttentionItem[] {
         <>Fenced: its agent credential is revoked.</>
       ) : (
         <>
-          Agent unreachable for <Since value={host.stateSince} />.
+          Disconnected for <Since value={host.stateSince} />: no heartbeat from its agent.
         </>
       ),
   }));
