@@ -10,6 +10,7 @@ import {
   formatRelative,
   formatSignedBytes,
   formatStopwatch,
+  formatUsedOfTotal,
   middleTruncate,
 } from './format';
 
@@ -133,5 +134,12 @@ describe('middleTruncate (UI.md §5.8)', () => {
   it('shortens long plain WWNs and leaves short ids alone', () => {
     expect(middleTruncate('60e7e5a0123456789abcdef012345678')).toBe('60e7e5a012…345678');
     expect(middleTruncate('lun-01')).toBe('lun-01');
+  });
+});
+
+describe('formatUsedOfTotal (UI.md §4.4)', () => {
+  it('states the unit once when both share it', () => {
+    expect(formatUsedOfTotal(6.08 * 1024 ** 4, 7.8 * 1024 ** 4)).toBe('6.08 / 7.80\u00a0TiB');
+    expect(formatUsedOfTotal(512 * 1024 ** 3, 7.8 * 1024 ** 4, ' of ')).toBe('512\u00a0GiB of 7.80\u00a0TiB');
   });
 });

@@ -176,3 +176,15 @@ export function middleTruncate(id: string): string {
 export function formatTier(tier: number): string {
   return `tier ${tier}`;
 }
+
+/**
+ * "6.08 / 7.80 TiB" when both share a unit, otherwise "512 GiB / 7.80 TiB" (§4.4's
+ * "used of total"); `separator` may be " of ".
+ */
+export function formatUsedOfTotal(usedBytes: number, totalBytes: number, separator = ' / '): string {
+  const used = formatBytes(usedBytes);
+  const total = formatBytes(totalBytes);
+  const [usedNumber, usedUnit] = used.split(NBSP);
+  const totalUnit = total.split(NBSP)[1];
+  return usedUnit === totalUnit ? `${usedNumber}${separator}${total}` : `${used}${separator}${total}`;
+}
