@@ -1,12 +1,11 @@
 'use client';
 import { useQueryClient } from '@tanstack/react-query';
 import { useSubscription } from '@trpc/tanstack-react-query';
-import { useRouter } from 'next/navigation';
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from 'react';
 import type { EventRow, HostChange } from '@/server/events/bus';
 import { useTRPC } from '@/components/trpc';
 import { createLiveCache } from './live-cache';
-import { signInPath } from './sign-in-path';
+import { goToSignIn } from './sign-in-path';
 
 /** Renders at most once a second from pushed data (UI.md P14, §3.0.3). */
 const RENDER_INTERVAL_MS = 1_000;
@@ -41,7 +40,6 @@ export function useLiveConnection(): LiveConnection {
 export function LiveUpdates({ children }: { children: ReactNode }) {
   const trpc = useTRPC();
   const queryClient = useQueryClient();
-  const router = useRouter();
   const [cache] = useState(() => createLiveCache(queryClient, trpc, RENDER_INTERVAL_MS));
   useEffect(() => () => cache.dispose(), [cache]);
 
@@ -66,18 +64,18 @@ export function LiveUpdates({ children }: { children: ReactNode }) {
   // The session ended (expired, signed out elsewhere, user disabled): go to sign-in.
   const onError = useCallback(
     (which: Stream, error: { data?: { code?: string } | null }) => {
-      if (error.data?.code === 'UNAUTHORIZED') router.replace(signInPath());
+      if (error.data?.code === 'UNAUTHORIZED') goToSignIn();
       else report(which, 'error');
     },
-    [router, report],
+    [report],
   );
   useEffect(
     () =>
       queryClient.getQueryCache().subscribe((event) => {
         const error = event.type === 'updated' && event.action.type === 'error' ? event.action.error : null;
-        if (error && (error as { data?: { code?: string } }).data?.code === 'UNAUTHORIZED') router.replace(signInPath());
+        if (error && (error as { data?: { code?: string } }).data?.code === 'UNAUTHORIZED') goToSignIn();
       }),
-    [queryClient, router],
+    [queryClient],
   );
 
   const hosts = useSubscription(

@@ -9,6 +9,14 @@ export function signInPath(): string {
 }
 
 /**
+ * Leaves the console for sign-in with a full page load, which also drops every cached query
+ * of the session that ended.
+ */
+export function goToSignIn(withNext = true) {
+  window.location.replace(withNext ? signInPath() : '/sign-in');
+}
+
+/**
  * The `next` parameter, accepted only as a same-origin path: it must start with a single
  * "/" (not "//" or "/\", which browsers treat as another host) and contain no scheme or
  * control characters. Anything else falls back to "/".

@@ -22,7 +22,7 @@ export function ConnectionBanner() {
           </Button>
         }
       >
-        <p>Figures on this page may be out of date. Retrying every 5 s.</p>
+        <p>Figures on this page may be out of date. Tern keeps retrying in the background.</p>
       </Alert>
     </div>
   );

@@ -1,15 +1,16 @@
 'use client';
 import Link from 'next/link';
-import { useRouter } from 'next/navigation';
 import { useEffect } from 'react';
-import { signInPath } from '@/components/live/sign-in-path';
+import { goToSignIn } from '@/components/live/sign-in-path';
 
-/** Sends an anonymous visitor to sign-in with `next` set to the page they asked for. */
+/**
+ * Sends an anonymous visitor to sign-in with `next` set to the page they asked for. A full
+ * page load rather than a client-side navigation, so nothing of the console stays in memory.
+ */
 export function RedirectToSignIn() {
-  const router = useRouter();
   useEffect(() => {
-    router.replace(signInPath());
-  }, [router]);
+    goToSignIn();
+  }, []);
   return (
     <main className="flex min-h-dvh items-center justify-center p-6 text-sm text-muted-foreground">
       <p>

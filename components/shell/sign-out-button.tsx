@@ -1,23 +1,21 @@
 'use client';
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { LogOut } from 'lucide-react';
-import { useRouter } from 'next/navigation';
 import { cn } from '@/components/ui/cn';
 import { Spinner } from '@/components/ui/spinner';
+import { goToSignIn } from '@/components/live/sign-in-path';
 import { useTRPC } from '@/components/trpc';
 
 /** Ends the session on the server, forgets cached data, and goes to sign-in. */
 export function useSignOut() {
   const trpc = useTRPC();
-  const router = useRouter();
   const queryClient = useQueryClient();
   return useMutation(
     trpc.auth.signOut.mutationOptions({
       // Even if the server call fails (session already gone), leave the console.
       onSettled: () => {
         queryClient.clear();
-        router.replace('/sign-in');
-        router.refresh();
+        goToSignIn(false);
       },
     }),
   );
