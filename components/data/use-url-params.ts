@@ -1,14 +1,14 @@
 'use client';
-import { usePathname, useRouter, useSearchParams } from 'next/navigation';
+import { usePathname, useSearchParams } from 'next/navigation';
 import { useCallback, useEffect, useRef, useState } from 'react';
 
 /**
- * Table and page state in the URL (UI.md §3.0.2), so back/forward restore a view and a link
- * reproduces it. `update` replaces the entry rather than pushing one per keystroke.
+ * Table and page state in the URL (UI.md §3.0.2), so a link reproduces a view. `update`
+ * replaces the history entry rather than pushing one per keystroke, through the History API,
+ * which Next.js keeps `useSearchParams` in step with, so filtering costs no server request.
  */
 export function useUrlParams() {
   const params = useSearchParams();
-  const router = useRouter();
   const pathname = usePathname();
   const update = useCallback(
     (patch: Record<string, string | null | undefined>) => {
@@ -18,9 +18,9 @@ export function useUrlParams() {
         else next.set(key, value);
       }
       const query = next.toString();
-      router.replace(query ? `${pathname}?${query}` : pathname, { scroll: false });
+      window.history.replaceState(null, '', query ? `${pathname}?${query}` : pathname);
     },
-    [router, pathname],
+    [pathname],
   );
   return { params, update };
 }

@@ -83,7 +83,7 @@ export function HostDetailPage({ id }: { id: string }) {
 export function TabLabel({ label, count }: { label: string; count: number }) {
   return (
     <>
-      {label}
+      {label}{' '}
       <span className="rounded-full bg-muted px-1.5 text-xs tabular-nums text-muted-foreground">{count}</span>
     </>
   );
