@@ -1,0 +1,716 @@
+/**
+ * A migration job: moves a volume from its source plex to a target plex while the application
+ * keeps writing, then switches the volume to the target.
+ *
+ * Invariants (kept by every path below, including recovery after `kill -9`):
+ *
+ * 1. The source plex is authoritative until the switch. The switch happens only with writes
+ *    quiesced and every region proven equal, and it is recorded in the job's state file before
+ *    writes resume. After the switch the source is detached (no writes) but kept until commit.
+ * 2. `dirty` holds the regions that must still be copied. The dirty-region log (DRL) on disk is a
+ *    superset of `dirty`, of every region with a write in flight, and of every region written
+ *    since both plexes were last flushed (see dirty-region-log.ts). Recovery sets `dirty` to the
+ *    DRL, so it re-copies only what it cannot prove clean.
+ * 3. A copy of region r counts only if no application write to r was in flight at any moment
+ *    between the copy's read of the source and its write to the target. Each write bumps
+ *    `generation[r]` when it starts and when it ends; a copy compares the generation before and
+ *    after, and when it moved (or a write is still in flight) the region goes back into `dirty`.
+ *    This is the re-mark approach to the write-versus-copy race: nothing blocks the writer.
+ * 4. Pre-copy: application writes go to the source only and put their regions in `dirty`.
+ *    Mirror: application writes go to both plexes, so a copied region stays copied; invariant 3
+ *    still covers a write that races the copy of its region.
+ * 5. After the switch, writes to the (now primary) target are logged in a second DRL, the
+ *    rollback log, so a rollback before commit copies exactly those regions back.
+ */
+import { EventEmitter } from 'node:events';
+import { readFile, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { createHash } from 'node:crypto';
+import type { BlockIoError } from './block-device';
+import { DirtyRegionLog } from './dirty-region-log';
+import { writeFileAtomic } from './durable-file';
+import { Plex } from './plex';
+import { RegionBitmap } from './region-bitmap';
+import { TokenBucket } from './token-bucket';
+import type { Volume, WriteObserver } from './volume';
+
+export type Strategy = 'mirror' | 'precopy';
+export type NonConvergencePolicy = 'switch-to-mirror' | 'throttle-writes' | 'stop';
+export type JobPhase =
+  | 'copying' // pre-copy pass 0, or mirror resync
+  | 'converging' // pre-copy passes 1..n
+  | 'ready' // converged, waiting for a manual cutover
+  | 'cutting-over'
+  | 'verifying'
+  | 'verified' // switched and verified: waiting for commit or roll back
+  | 'rolling-back'
+  | 'committed'
+  | 'rolled-back'
+  | 'cancelled'
+  | 'failed';
+
+export interface JobOptions {
+  id: string;
+  strategy: Strategy;
+  target: { name: string; lunId: string; lunPath: string };
+  /** Copy rate limit in bytes/s; null is unlimited. */
+  throttleBytesPerS?: number | null;
+  /** Pre-copy cuts over when what is left copies within this pause. */
+  pauseBudgetMs?: number;
+  /** Passes without the dirty set shrinking before the policy applies. */
+  stallPasses?: number;
+  nonConvergencePolicy?: NonConvergencePolicy;
+  cutover?: 'auto' | 'manual';
+  /** Where the job keeps its state file and logs. */
+  stateDir: string;
+}
+
+export interface PassRecord {
+  pass: number;
+  startedAt: string;
+  dirtyRegionsAtStart: number;
+  copiedRegions: number;
+  /** Regions written by the application during the pass, to be copied again. */
+  redirtiedRegions: number;
+}
+
+export interface VerifyResult {
+  regionsCompared: number;
+  /** Regions the application wrote after the switch: they differ on purpose. */
+  regionsSkipped: number;
+  mismatchedRegions: number[];
+  ok: boolean;
+  finishedAt: string;
+}
+
+export interface JobSample {
+  at: string;
+  phase: JobPhase;
+  pass: number;
+  paused: boolean;
+  regionsTotal: number;
+  regionsSynced: number;
+  regionsDirty: number;
+  leftBytes: number;
+  thresholdBytes: number | null;
+  bytesCopied: number;
+  copyRateBytesPerS: number;
+  writeRateBytesPerS: number;
+  writeLatencyP50Ms: number | null;
+  writeLatencyP99Ms: number | null;
+  throttleBytesPerS: number | null;
+  predictedConvergeS: number | null;
+}
+
+interface PersistedState {
+  version: 1;
+  id: string;
+  volume: string;
+  strategy: Strategy;
+  originalStrategy: Strategy;
+  source: { name: string; lunId: string; lunPath: string };
+  target: { name: string; lunId: string; lunPath: string };
+  phase: JobPhase;
+  switched: boolean;
+  pass: number;
+  paused: boolean;
+  throttleBytesPerS: number | null;
+  writeThrottleBytesPerS: number | null;
+  pauseBudgetMs: number;
+  stallPasses: number;
+  nonConvergencePolicy: NonConvergencePolicy;
+  cutover: 'auto' | 'manual';
+  bytesCopied: number;
+  /** Bytes copied since the last restart began, to prove a resume did not start over. */
+  passes: PassRecord[];
+  verify: VerifyResult | null;
+  result: string | null;
+  error: string | null;
+  createdAt: string;
+  switchedAt: string | null;
+  cutoverPauseMs: number | null;
+  restarts: number;
+  recopiedAfterRestartRegions: number[];
+}
+
+const COPY_CHUNK_REGIONS = 16;
+
+export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [JobPhase]; error: [Error] }> {
+  private state: PersistedState;
+  private dirty: RegionBitmap;
+  private readonly generation: Uint32Array;
+  private readonly inFlight: Uint16Array;
+  private readonly copying: RegionBitmap;
+  private readonly copyBucket: TokenBucket;
+  private readonly writeBucket: TokenBucket;
+  private rollbackLog: DirtyRegionLog | null = null;
+  private loop: Promise<void> | null = null;
+  private stopRequested = false;
+  private wake: (() => void) | null = null;
+  private cutoverRequested = false;
+  private sampleTimer: NodeJS.Timeout | null = null;
+  private copiedSinceSample = 0;
+  private lastSampleAt = performance.now();
+  private copyRateBytesPerS = 0;
+  private passDirtiedRegions = 0;
+  private stalledPasses = 0;
+  private bestLeftRegions = Number.POSITIVE_INFINITY;
+  private lastSample: JobSample | null = null;
+  readonly samples: JobSample[] = [];
+
+  private constructor(
+    readonly volume: Volume,
+    readonly source: Plex,
+    readonly target: Plex,
+    private readonly drl: DirtyRegionLog,
+    state: PersistedState,
+    private readonly stateFile: string,
+  ) {
+    super();
+    this.state = state;
+    this.dirty = drl.snapshot();
+    this.generation = new Uint32Array(volume.regionCount);
+    this.inFlight = new Uint16Array(volume.regionCount);
+    this.copying = new RegionBitmap(volume.regionCount);
+    this.copyBucket = new TokenBucket(state.throttleBytesPerS);
+    this.writeBucket = new TokenBucket(state.writeThrottleBytesPerS);
+  }
+
+  static stateFileFor(stateDir: string, id: string) {
+    return path.join(stateDir, `job-${id}.json`);
+  }
+
+  /** Starts a new migration of `volume` to the target LUN. */
+  static async start(volume: Volume, options: JobOptions): Promise<MigrationJob> {
+    if (volume.observer) throw new Error(`volume ${volume.name} already has a migration running`);
+    const stateFile = MigrationJob.stateFileFor(options.stateDir, options.id);
+    const target = await Plex.open({ ...options.target, state: 'syncing' });
+    const drl = await DirtyRegionLog.open(path.join(options.stateDir, `job-${options.id}.drl`), volume.regionCount, volume.regionSizeBytes, 'all');
+    const state: PersistedState = {
+      version: 1,
+      id: options.id,
+      volume: volume.name,
+      strategy: options.strategy,
+      originalStrategy: options.strategy,
+      source: { name: volume.primary.name, lunId: volume.primary.lunId, lunPath: volume.primary.lunPath },
+      target: options.target,
+      phase: 'copying',
+      switched: false,
+      pass: 0,
+      paused: false,
+      throttleBytesPerS: options.throttleBytesPerS ?? null,
+      writeThrottleBytesPerS: null,
+      pauseBudgetMs: options.pauseBudgetMs ?? 100,
+      stallPasses: options.stallPasses ?? 3,
+      nonConvergencePolicy: options.nonConvergencePolicy ?? 'switch-to-mirror',
+      cutover: options.cutover ?? 'auto',
+      bytesCopied: 0,
+      passes: [],
+      verify: null,
+      result: null,
+      error: null,
+      createdAt: new Date().toISOString(),
+      switchedAt: null,
+      cutoverPauseMs: null,
+      restarts: 0,
+      recopiedAfterRestartRegions: [],
+    };
+    const job = new MigrationJob(volume, volume.primary, target, drl, state, stateFile);
+    await job.persist();
+    job.attach();
+    return job;
+  }
+
+  /**
+   * Resumes a job after an agent restart from its state file and DRL. The caller opens the
+   * volume with its source plex as primary; if the job had switched, the target becomes primary.
+   */
+  static async resume(volume: Volume, stateDir: string, id: string): Promise<MigrationJob> {
+    const stateFile = MigrationJob.stateFileFor(stateDir, id);
+    const state = JSON.parse(await readFile(stateFile, 'utf8')) as PersistedState;
+    const source = volume.primary.lunPath === state.source.lunPath ? volume.primary : await Plex.open({ ...state.source, state: 'active' });
+    const target = await Plex.open({ ...state.target, state: state.switched ? 'active' : 'syncing' });
+    const drl = await DirtyRegionLog.open(path.join(stateDir, `job-${id}.drl`), volume.regionCount, volume.regionSizeBytes, 'all');
+    const job = new MigrationJob(volume, source, target, drl, state, stateFile);
+    state.restarts += 1;
+    state.recopiedAfterRestartRegions.push(job.dirty.count);
+    if (state.phase === 'cutting-over') state.phase = state.pass === 0 ? 'copying' : 'converging';
+    if (state.switched) {
+      volume.primary = target;
+      source.state = 'detached';
+      job.rollbackLog = await DirtyRegionLog.open(path.join(stateDir, `job-${id}.rollback.drl`), volume.regionCount, volume.regionSizeBytes, 'none');
+      if (state.phase === 'rolling-back') state.phase = 'verified';
+    }
+    await job.persist();
+    job.attach();
+    return job;
+  }
+
+  get id() {
+    return this.state.id;
+  }
+
+  get phase(): JobPhase {
+    return this.state.phase;
+  }
+
+  get status() {
+    return {
+      ...this.state,
+      regionsTotal: this.volume.regionCount,
+      regionsDirty: this.dirty.count,
+      sample: this.lastSample,
+    };
+  }
+
+  // ---- control ------------------------------------------------------------------------------
+
+  setThrottle(bytesPerS: number | null) {
+    this.state.throttleBytesPerS = bytesPerS;
+    this.copyBucket.setRate(bytesPerS);
+    void this.persist();
+  }
+
+  pause() {
+    this.requireActive('pause');
+    this.state.paused = true;
+    void this.persist();
+  }
+
+  resume() {
+    this.requireActive('resume');
+    this.state.paused = false;
+    void this.persist();
+    this.wake?.();
+  }
+
+  /** Cuts over as soon as possible: at the end of the current pass, whatever is left. */
+  cutoverNow() {
+    if (this.state.switched || !this.isActive()) throw new Error(`cannot cut over: the job is ${this.state.phase}`);
+    this.cutoverRequested = true;
+    this.wake?.();
+  }
+
+  /** Releases the source: the migration is final. Only after the switch and a passed verification. */
+  async commit(): Promise<void> {
+    if (!this.state.switched || this.state.phase !== 'verified') throw new Error(`cannot commit: the job is ${this.state.phase}; commit is possible once verified`);
+    if (this.state.verify && !this.state.verify.ok) throw new Error('cannot commit: verification found mismatched regions; roll back instead');
+    await this.finish('committed', 'committed: the volume lives on the target; the source LUN can be released');
+  }
+
+  /** Before the switch: drops the target, source untouched. After the switch: copies back what changed, switches back. */
+  async rollback(): Promise<void> {
+    if (['committed', 'rolled-back', 'cancelled'].includes(this.state.phase)) throw new Error(`cannot roll back: the job is ${this.state.phase}`);
+    await this.stopLoop();
+    if (!this.state.switched) {
+      this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
+      await this.finish('rolled-back', 'rolled back before cutover: the source was authoritative throughout');
+      return;
+    }
+    this.setPhase('rolling-back');
+    await this.persist();
+    const pauseStarted = performance.now();
+    await this.volume.pauseWrites();
+    try {
+      const changed = this.rollbackLog?.snapshot() ?? new RegionBitmap(this.volume.regionCount);
+      for (const region of changed) await this.copyRegionRange(region, region, this.target, this.source, false);
+      await this.source.sync();
+      this.volume.primary = this.source;
+      this.source.state = 'active';
+      this.target.state = 'detached';
+      this.state.switched = false;
+      await this.finish('rolled-back', `rolled back after cutover: ${changed.count} region(s) written since the switch were copied back (${Math.round(performance.now() - pauseStarted)} ms pause)`);
+    } finally {
+      this.volume.resumeWrites();
+    }
+  }
+
+  /** Stops a job that has not switched, keeping the source; after the switch use rollback. */
+  async cancel(): Promise<void> {
+    if (this.state.switched) throw new Error('cannot cancel after cutover: commit or roll back');
+    if (!this.isActive()) throw new Error(`cannot cancel: the job is ${this.state.phase}`);
+    await this.stopLoop();
+    this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
+    await this.finish('cancelled', 'cancelled: the source stays authoritative, the target is detached');
+  }
+
+  /** Runs the copy until the job rests (verified, ready-and-manual, or a final phase). */
+  run(): Promise<void> {
+    this.loop ??= this.copyLoop().catch(async (error: unknown) => {
+      await this.fail(error as Error);
+    });
+    return this.loop;
+  }
+
+  /** Resolves once the job reaches one of the phases. */
+  async until(...phases: JobPhase[]): Promise<JobPhase> {
+    if (phases.includes(this.state.phase)) return this.state.phase;
+    return new Promise((resolve) => {
+      const listener = (phase: JobPhase) => {
+        if (phases.includes(phase)) {
+          this.off('phase', listener);
+          resolve(phase);
+        }
+      };
+      this.on('phase', listener);
+    });
+  }
+
+  /** Detaches the job from its volume (agent shutdown); state and DRL stay for resume. */
+  async close() {
+    await this.stopLoop();
+    this.detach();
+    await this.drl.close();
+    await this.rollbackLog?.close();
+  }
+
+  // ---- the copy ---------------------------------------------------------------------------------
+
+  private isActive() {
+    return !['committed', 'rolled-back', 'cancelled', 'failed'].includes(this.state.phase);
+  }
+
+  private requireActive(action: string) {
+    if (!this.isActive()) throw new Error(`cannot ${action}: the job is ${this.state.phase}`);
+  }
+
+  private attach() {
+    // eslint-disable-next-line @typescript-eslint/no-this-alias -- the observer's methods are the job's
+    const job = this;
+    const observer: WriteObserver = {
+      async beforeWrite(first, last) {
+        if (job.state.writeThrottleBytesPerS !== null) await job.writeBucket.take((last - first + 1) * job.volume.regionSizeBytes);
+        for (let region = first; region <= last; region++) {
+          job.generation[region] = (job.generation[region] ?? 0) + 1;
+          job.inFlight[region] = (job.inFlight[region] ?? 0) + 1;
+        }
+        if (job.state.switched) await job.rollbackLog?.mark(first, last);
+        else await job.drl.mark(first, last);
+      },
+      afterWrite(first, last) {
+        for (let region = first; region <= last; region++) {
+          job.generation[region] = (job.generation[region] ?? 0) + 1;
+          job.inFlight[region] = (job.inFlight[region] ?? 1) - 1;
+          if (!job.state.switched && job.state.strategy === 'precopy' && job.dirty.add(region)) job.passDirtiedRegions++;
+        }
+      },
+      mirrorFailed(plex, error: BlockIoError) {
+        if (plex === job.target) void job.fail(new Error(`target ${plex.name} failed a write (${error.message}); the source stays authoritative`));
+      },
+    };
+    this.volume.observer = observer;
+    if (!this.state.switched && this.state.strategy === 'mirror' && this.isActive()) this.volume.mirrors = [this.target];
+    this.sampleTimer = setInterval(() => this.sample(), 1000).unref();
+  }
+
+  private detach() {
+    if (this.sampleTimer) clearInterval(this.sampleTimer);
+    this.sampleTimer = null;
+    if (this.volume.observer) this.volume.observer = null;
+    this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
+  }
+
+  private async stopLoop() {
+    this.stopRequested = true;
+    this.wake?.();
+    await this.loop?.catch(() => undefined);
+    this.loop = null;
+    this.stopRequested = false;
+  }
+
+  private async copyLoop(): Promise<void> {
+    while (!this.stopRequested && this.isActive()) {
+      if (this.state.switched) {
+        if (this.state.phase === 'verifying' || !this.state.verify) await this.verify();
+        return; // rests in `verified` until commit or roll back
+      }
+      if (this.state.paused) {
+        await this.sleep(1000);
+        continue;
+      }
+      await this.runPass();
+      if (this.stopRequested || !this.isActive()) return;
+      const leftBytes = this.dirty.count * this.volume.regionSizeBytes;
+      const converged = this.state.strategy === 'mirror' ? this.dirty.count === 0 : leftBytes <= this.thresholdBytes();
+      if (converged || this.cutoverRequested) {
+        if (this.state.cutover === 'manual' && !this.cutoverRequested) {
+          this.setPhase('ready');
+          await this.sleep(250); // keep the dirty set small while waiting for the operator
+          continue;
+        }
+        if (await this.switchToTarget()) continue;
+      } else if (this.state.strategy === 'precopy') {
+        await this.checkConvergence();
+      }
+    }
+  }
+
+  /** One sweep over the dirty regions, in order; regions dirtied behind the cursor wait for the next pass. */
+  private async runPass() {
+    const record: PassRecord = { pass: this.state.pass, startedAt: new Date().toISOString(), dirtyRegionsAtStart: this.dirty.count, copiedRegions: 0, redirtiedRegions: 0 };
+    this.passDirtiedRegions = 0;
+    if (this.state.phase !== 'ready') this.setPhase(this.state.pass === 0 || this.state.strategy === 'mirror' ? 'copying' : 'converging');
+    let cursor = 0;
+    const inFlight = new Set<Promise<void>>();
+    while (!this.stopRequested && !this.state.paused && this.isActive()) {
+      const first = this.dirty.next(cursor);
+      if (first < 0) break;
+      let last = first;
+      while (last + 1 < this.volume.regionCount && last - first + 1 < COPY_CHUNK_REGIONS && this.dirty.has(last + 1)) last++;
+      cursor = last + 1;
+      for (let region = first; region <= last; region++) this.dirty.delete(region);
+      record.copiedRegions += last - first + 1;
+      // Copy I/O yields to the application: one chunk at a time while it is writing.
+      const concurrency = this.volume.writesInFlight > 2 ? 1 : 4;
+      const copy = this.copyRegionRange(first, last, this.source, this.target).finally(() => inFlight.delete(copy));
+      inFlight.add(copy);
+      if (inFlight.size >= concurrency) await Promise.race(inFlight);
+    }
+    await Promise.all(inFlight);
+    record.redirtiedRegions = this.passDirtiedRegions;
+    await this.cleanDrl();
+    if (record.dirtyRegionsAtStart === 0 && record.copiedRegions === 0) return; // nothing to copy: not a pass
+    this.state.passes.push(record);
+    if (this.state.passes.length > 500) this.state.passes.splice(0, this.state.passes.length - 500);
+    this.state.pass += 1;
+    await this.persist();
+  }
+
+  /** Copies regions first..last from one plex to another; puts them back in `dirty` if a write raced the copy. */
+  private async copyRegionRange(first: number, last: number, from: Plex, to: Plex, throttled = true) {
+    const regionSize = this.volume.regionSizeBytes;
+    const offset = first * regionSize;
+    const length = Math.min(this.volume.sizeBytes, (last + 1) * regionSize) - offset;
+    if (throttled) await this.copyBucket.take(length);
+    const before: number[] = [];
+    for (let region = first; region <= last; region++) {
+      before.push(this.generation[region] ?? 0);
+      this.copying.add(region);
+    }
+    try {
+      const data = await from.read(offset, length);
+      await to.write(offset, data);
+      this.state.bytesCopied += length;
+      this.copiedSinceSample += length;
+    } catch (error) {
+      for (let region = first; region <= last; region++) this.dirty.add(region);
+      throw error;
+    } finally {
+      for (let region = first; region <= last; region++) {
+        this.copying.delete(region);
+        if ((this.generation[region] ?? 0) !== before[region - first] || (this.inFlight[region] ?? 0) > 0) {
+          if (this.dirty.add(region)) this.passDirtiedRegions++;
+        }
+      }
+    }
+  }
+
+  /** Clears DRL bits of regions proven equal: flush both plexes, then clear what no write touched meanwhile. */
+  private async cleanDrl() {
+    const candidates: { region: number; generation: number }[] = [];
+    for (const region of this.drl.snapshot()) {
+      if (!this.dirty.has(region) && !this.copying.has(region) && (this.inFlight[region] ?? 0) === 0) candidates.push({ region, generation: this.generation[region] ?? 0 });
+    }
+    if (candidates.length === 0) return;
+    await Promise.all([this.target.sync(), this.source.sync()]);
+    this.drl.clear(candidates.filter(({ region, generation }) => (this.generation[region] ?? 0) === generation && !this.dirty.has(region) && (this.inFlight[region] ?? 0) === 0).map(({ region }) => region));
+    await this.drl.flush();
+  }
+
+  private thresholdBytes(): number {
+    const rate = this.copyRateBytesPerS || this.state.throttleBytesPerS || 50 * 1024 * 1024;
+    return Math.max(this.volume.regionSizeBytes, (rate * this.state.pauseBudgetMs) / 1000);
+  }
+
+  /** Pre-copy: if the dirty set has not shrunk for `stallPasses` passes, apply the policy. */
+  private async checkConvergence() {
+    const left = this.dirty.count;
+    if (left < this.bestLeftRegions) {
+      this.bestLeftRegions = left;
+      this.stalledPasses = 0;
+      return;
+    }
+    this.stalledPasses += 1;
+    if (this.stalledPasses < this.state.stallPasses) return;
+    const leftBytes = left * this.volume.regionSizeBytes;
+    const reason = `not converging: ${left} regions (${leftBytes} B) still dirty after ${this.stalledPasses} passes without shrinking; writes outpace the copy`;
+    this.stalledPasses = 0;
+    this.bestLeftRegions = Number.POSITIVE_INFINITY;
+    switch (this.state.nonConvergencePolicy) {
+      case 'switch-to-mirror':
+        this.state.strategy = 'mirror';
+        this.state.result = `${reason}; switched to mirror`;
+        this.volume.mirrors = [this.target];
+        break;
+      case 'throttle-writes': {
+        const limit = Math.max(1024 * 1024, Math.floor((this.copyRateBytesPerS || 10 * 1024 * 1024) / 2));
+        this.state.writeThrottleBytesPerS = limit;
+        this.writeBucket.setRate(limit);
+        this.state.result = `${reason}; application writes throttled to ${limit} B/s`;
+        break;
+      }
+      case 'stop':
+        this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
+        await this.finish('failed', `${reason}; stopped with the source intact`, reason);
+        return;
+    }
+    await this.persist();
+  }
+
+  /**
+   * The cutover: quiesce writes, copy what is left, flush the target, record the switch, then
+   * resume writes on the target. Returns false (and resumes on the source) if too much was left.
+   */
+  private async switchToTarget(): Promise<boolean> {
+    this.setPhase('cutting-over');
+    const started = performance.now();
+    await this.volume.pauseWrites();
+    try {
+      // With writes quiesced nothing races the copy; the rest fits in the pause budget, or the
+      // operator asked for it.
+      for (let region = this.dirty.next(0); region >= 0; region = this.dirty.next(0)) {
+        let last = region;
+        while (last + 1 < this.volume.regionCount && last - region + 1 < COPY_CHUNK_REGIONS && this.dirty.has(last + 1)) last++;
+        for (let r = region; r <= last; r++) this.dirty.delete(r);
+        // Not throttled: the application is waiting.
+        await this.copyRegionRange(region, last, this.source, this.target, false);
+      }
+      await this.target.sync();
+      this.rollbackLog = await DirtyRegionLog.open(path.join(path.dirname(this.stateFile), `job-${this.state.id}.rollback.drl`), this.volume.regionCount, this.volume.regionSizeBytes, 'none');
+      this.state.switched = true;
+      this.state.switchedAt = new Date().toISOString();
+      this.state.cutoverPauseMs = Math.round(performance.now() - started);
+      this.state.phase = 'verifying';
+      await this.persist(); // the commit point of the switch
+      this.volume.mirrors = [];
+      this.volume.primary = this.target;
+      this.target.state = 'active';
+      this.source.state = 'detached';
+    } finally {
+      this.volume.resumeWrites();
+    }
+    this.emit('phase', 'verifying');
+    this.cutoverRequested = false;
+    return true;
+  }
+
+  /** Block-checksum comparison of source and target, skipping regions written since the switch. */
+  private async verify() {
+    this.setPhase('verifying');
+    const regionSize = this.volume.regionSizeBytes;
+    const mismatched: number[] = [];
+    let compared = 0;
+    let skipped = 0;
+    for (let region = 0; region < this.volume.regionCount && !this.stopRequested; region++) {
+      const offset = region * regionSize;
+      const length = Math.min(this.volume.sizeBytes - offset, regionSize);
+      const generation = this.generation[region] ?? 0;
+      const changed = () => this.rollbackLog?.snapshot().has(region) || (this.generation[region] ?? 0) !== generation || (this.inFlight[region] ?? 0) > 0;
+      if (changed()) {
+        skipped++;
+        continue;
+      }
+      const [a, b] = await Promise.all([this.source.read(offset, length), this.target.read(offset, length)]);
+      if (changed()) {
+        skipped++;
+        continue;
+      }
+      compared++;
+      if (!digest(a).equals(digest(b))) mismatched.push(region);
+    }
+    if (this.stopRequested) return;
+    this.state.verify = { regionsCompared: compared, regionsSkipped: skipped, mismatchedRegions: mismatched.slice(0, 100), ok: mismatched.length === 0, finishedAt: new Date().toISOString() };
+    this.state.phase = 'verified';
+    await this.persist();
+    this.emit('phase', 'verified');
+  }
+
+  private async finish(phase: JobPhase, result: string, error?: string) {
+    this.state.phase = phase;
+    this.state.result = result;
+    if (error) this.state.error = error;
+    this.detach();
+    await this.persist();
+    this.emit('phase', phase);
+    if (phase === 'committed' || phase === 'rolled-back' || phase === 'cancelled') {
+      await this.drl.close().catch(() => undefined);
+      await this.rollbackLog?.close().catch(() => undefined);
+      await rm(this.drl.file, { force: true });
+      if (this.rollbackLog) await rm(this.rollbackLog.file, { force: true });
+    }
+  }
+
+  private async fail(error: Error) {
+    if (!this.isActive()) return;
+    this.stopRequested = true;
+    this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
+    const message = this.state.switched ? `${error.message} (after cutover: the target is authoritative; roll back or fix and retry)` : `${error.message}; source intact`;
+    await this.finish('failed', message, error.message);
+    this.emit('error', error);
+  }
+
+  private setPhase(phase: JobPhase) {
+    if (this.state.phase === phase) return;
+    this.state.phase = phase;
+    this.emit('phase', phase);
+  }
+
+  private sleep(ms: number) {
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(resolve, ms);
+      this.wake = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  private persisting: Promise<void> = Promise.resolve();
+
+  /** Writes the state file; writes are serialized, each one taking the state as it is then. */
+  private persist(): Promise<void> {
+    const write = this.persisting.then(() => writeFileAtomic(this.stateFile, JSON.stringify(this.state, null, 1)));
+    this.persisting = write.catch((error: unknown) => {
+      this.emit('error', new Error(`job ${this.state.id}: cannot write its state file: ${(error as Error).message}`));
+    });
+    return write;
+  }
+
+  private sample() {
+    const now = performance.now();
+    const seconds = Math.max(0.001, (now - this.lastSampleAt) / 1000);
+    this.lastSampleAt = now;
+    this.copyRateBytesPerS = Math.round(this.copiedSinceSample / seconds);
+    this.copiedSinceSample = 0;
+    const writes = this.volume.writeStats.take();
+    const writeRate = Math.round(writes.bytes / Math.max(0.001, writes.seconds));
+    const leftBytes = this.dirty.count * this.volume.regionSizeBytes;
+    const netRate = this.copyRateBytesPerS - (this.state.strategy === 'precopy' ? writeRate : 0);
+    const sample: JobSample = {
+      at: new Date().toISOString(),
+      phase: this.state.phase,
+      pass: this.state.pass,
+      paused: this.state.paused,
+      regionsTotal: this.volume.regionCount,
+      regionsSynced: this.volume.regionCount - this.dirty.count,
+      regionsDirty: this.dirty.count,
+      leftBytes,
+      thresholdBytes: this.state.strategy === 'precopy' ? Math.round(this.thresholdBytes()) : null,
+      bytesCopied: this.state.bytesCopied,
+      copyRateBytesPerS: this.copyRateBytesPerS,
+      writeRateBytesPerS: writeRate,
+      writeLatencyP50Ms: writes.p50Ms,
+      writeLatencyP99Ms: writes.p99Ms,
+      throttleBytesPerS: this.state.throttleBytesPerS,
+      predictedConvergeS: leftBytes === 0 ? 0 : netRate > 0 ? Math.round(leftBytes / netRate) : null,
+    };
+    this.lastSample = sample;
+    this.samples.push(sample);
+    if (this.samples.length > 600) this.samples.shift();
+    this.emit('sample', sample);
+  }
+}
+
+function digest(data: Buffer): Buffer {
+  return createHash('sha256').update(data).digest();
+}

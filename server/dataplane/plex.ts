@@ -1,0 +1,75 @@
+import { open, type FileHandle } from 'node:fs/promises';
+import { BlockIoError } from './block-device';
+
+export type PlexState = 'active' | 'syncing' | 'stale' | 'detached';
+
+/**
+ * One full copy of a volume on one LUN: a sparse file here, a block device path unchanged.
+ * The plex covers the LUN from offset 0 to the volume's size.
+ */
+export class Plex {
+  state: PlexState;
+
+  private constructor(
+    readonly name: string,
+    readonly lunId: string,
+    readonly lunPath: string,
+    private readonly handle: FileHandle,
+    state: PlexState,
+  ) {
+    this.state = state;
+  }
+
+  static async open(spec: { name: string; lunId: string; lunPath: string; state: PlexState }): Promise<Plex> {
+    const handle = await open(spec.lunPath, 'r+');
+    return new Plex(spec.name, spec.lunId, spec.lunPath, handle, spec.state);
+  }
+
+  async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
+    const buffer = into ?? Buffer.allocUnsafe(length);
+    let done = 0;
+    try {
+      while (done < length) {
+        const { bytesRead } = await this.handle.read(buffer, done, length - done, offset + done);
+        if (bytesRead === 0) {
+          buffer.fill(0, done, length); // past the end of a short sparse file reads as zeroes
+          break;
+        }
+        done += bytesRead;
+      }
+    } catch (error) {
+      throw ioError(error, `read ${length} B at ${offset} from plex ${this.name} (${this.lunPath})`);
+    }
+    return buffer;
+  }
+
+  async write(offset: number, data: Buffer): Promise<void> {
+    let done = 0;
+    try {
+      while (done < data.length) {
+        const { bytesWritten } = await this.handle.write(data, done, data.length - done, offset + done);
+        done += bytesWritten;
+      }
+    } catch (error) {
+      throw ioError(error, `write ${data.length} B at ${offset} to plex ${this.name} (${this.lunPath})`);
+    }
+  }
+
+  async sync(): Promise<void> {
+    try {
+      await this.handle.datasync();
+    } catch (error) {
+      throw ioError(error, `flush plex ${this.name} (${this.lunPath})`);
+    }
+  }
+
+  async close() {
+    await this.handle.close();
+  }
+}
+
+function ioError(error: unknown, what: string): BlockIoError {
+  const code = (error as NodeJS.ErrnoException).code;
+  const errno = code === 'ENOSPC' ? 'ENOSPC' : code === 'EPERM' || code === 'EACCES' || code === 'EROFS' ? 'EPERM' : 'EIO';
+  return new BlockIoError(errno, `${what} failed: ${code ?? (error as Error).message}`);
+}
