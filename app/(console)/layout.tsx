@@ -2,8 +2,9 @@ import { cookies } from 'next/headers';
 import type { ReactNode } from 'react';
 import { LiveUpdates } from '@/components/live/live-updates';
 import { ConnectionBanner } from '@/components/shell/connection-banner';
-import { AppSidebar, SIDEBAR_COOKIE } from '@/components/shell/app-sidebar';
+import { AppSidebar } from '@/components/shell/app-sidebar';
 import { RedirectToSignIn } from '@/components/shell/redirect-to-sign-in';
+import { SIDEBAR_COOKIE } from '@/components/shell/sidebar-cookie';
 import { SiteHeader } from '@/components/shell/site-header';
 import { currentUser } from '@/server/auth/current-user';
 

@@ -8,9 +8,8 @@ import type { Overview, SessionUser } from '@/components/api-types';
 import { cn } from '@/components/ui/cn';
 import { useTRPC } from '@/components/trpc';
 import { RoleBadge } from './role-badge';
+import { SIDEBAR_COOKIE } from './sidebar-cookie';
 import { SignOutButton } from './sign-out-button';
-
-export const SIDEBAR_COOKIE = 'tern_sidebar';
 
 interface NavItem {
   label: string;
