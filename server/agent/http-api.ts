@@ -1,15 +1,18 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
-import { bearer, createVolumeRequest, mapLunRequest, type ApiError } from '../protocol/agent-api';
+import { bearer, createVolumeRequest, jobId, mapLunRequest, migrationAction, startMigrationRequest, throttleRequest, type ApiError } from '../protocol/agent-api';
 import type { Logger } from './log';
 import { AgentRefusal, type VolumeManager } from './volume-manager';
+import type { VolumeRuntime } from './volume-runtime';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const lunPath = /^\/v1\/luns\/([^/]+)$/;
+const migrationPath = /^\/v1\/migrations\/([^/]+)(?:\/([a-z]+))?$/;
 
 export interface AgentApiDeps {
   volumes: VolumeManager;
+  runtime: VolumeRuntime;
   /** SHA-256 (hex) of the console key, or undefined before enrolment (then every call is refused). */
   consoleKeySha256: () => string | undefined;
   log: Logger;
@@ -36,7 +39,7 @@ interface Reply {
   body: unknown;
 }
 
-async function handle({ volumes, consoleKeySha256 }: AgentApiDeps, request: http.IncomingMessage): Promise<Reply> {
+async function handle({ volumes, runtime, consoleKeySha256 }: AgentApiDeps, request: http.IncomingMessage): Promise<Reply> {
   const expected = consoleKeySha256();
   const presented = bearer(request.headers.authorization);
   if (!expected) return { status: 401, body: fail('this agent is not enrolled yet; it accepts no calls until it is', 'not-enrolled') };
@@ -53,6 +56,27 @@ async function handle({ volumes, consoleKeySha256 }: AgentApiDeps, request: http
   if (pathname === '/v1/volumes') {
     if (method !== 'POST') return notAllowed(method, pathname, 'POST');
     return ok(await volumes.createVolume(await readBody(request, createVolumeRequest)));
+  }
+  if (pathname === '/v1/migrations') {
+    if (method === 'GET') return ok(runtime.list());
+    if (method === 'POST') return ok(await runtime.startMigration(await readBody(request, startMigrationRequest)));
+    return notAllowed(method, pathname, 'GET, POST');
+  }
+  const migration = migrationPath.exec(pathname);
+  if (migration) {
+    const id = decodeURIComponent(migration[1] ?? '');
+    if (!jobId.safeParse(id).success) return { status: 400, body: fail(`${id} is not a migration id`, 'invalid-request') };
+    const action = migration[2];
+    if (!action) return method === 'GET' ? ok(runtime.get(id)) : notAllowed(method, pathname, 'GET');
+    if (action === 'samples') return method === 'GET' ? ok(runtime.samples(id, new URL(request.url ?? '/', 'http://agent').searchParams.get('after') ?? undefined)) : notAllowed(method, pathname, 'GET');
+    if (action === 'throttle') {
+      if (method !== 'PUT') return notAllowed(method, pathname, 'PUT');
+      return ok(runtime.setThrottle(id, (await readBody(request, throttleRequest)).bytesPerS));
+    }
+    const parsed = migrationAction.safeParse(action);
+    if (!parsed.success) return { status: 404, body: fail(`no such migration action: ${action}; use ${migrationAction.options.join(', ')}`, 'not-found') };
+    if (method !== 'POST') return notAllowed(method, pathname, 'POST');
+    return ok(await runtime.act(id, parsed.data));
   }
   const lun = lunPath.exec(pathname);
   if (lun) {

@@ -9,6 +9,7 @@ import type { Logger } from './log';
 import type { AgentOptions } from './options';
 import { DataDir, type Identity } from './store';
 import { VolumeManager } from './volume-manager';
+import { VolumeRuntime } from './volume-runtime';
 
 export interface RunningAgent {
   hostId: string;
@@ -30,8 +31,10 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
   await dataDir.claimPidFile();
   let server: ReturnType<typeof createAgentServer> | undefined;
   let heartbeats: Heartbeats | undefined;
+  let runtime: VolumeRuntime | undefined;
   const stop = async () => {
     await heartbeats?.stop();
+    await runtime?.close();
     if (server?.listening) {
       const closed = once(server, 'close');
       server.close();
@@ -44,7 +47,9 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
     let identity = await dataDir.readIdentity();
     if (!identity) requireToken(options);
     const volumes = await VolumeManager.open(dataDir);
-    server = createAgentServer({ volumes, consoleKeySha256: () => identity?.consoleKeySha256, log });
+    runtime = new VolumeRuntime(volumes, options.dataDir, log);
+    await runtime.open();
+    server = createAgentServer({ volumes, runtime, consoleKeySha256: () => identity?.consoleKeySha256, log });
     server.listen(options.listenPort, options.listenHost);
     await once(server, 'listening');
     const agentUrl = options.advertiseUrl ?? urlOf(server.address() as AddressInfo);

@@ -127,6 +127,38 @@ export class VolumeManager {
     });
   }
 
+  /** The volumes of this host with their disk group, as configured now. */
+  volumes(): { diskGroup: string; volume: VolumeReport }[] {
+    return this.state.diskGroups.flatMap((dg) => dg.volumes.map((volume) => ({ diskGroup: dg.name, volume })));
+  }
+
+  findVolume(exportName: string): VolumeReport | undefined {
+    return this.volumes().find(({ volume }) => volume.nbdExport === exportName)?.volume;
+  }
+
+  findLun(lunId: string): MappedLun | undefined {
+    return this.state.luns.find((lun) => lun.lunId === lunId);
+  }
+
+  /** The plex a LUN holds, if any (a LUN holds at most one). */
+  plexOnLun(lunId: string) {
+    return plexOn(this.state, lunId);
+  }
+
+  /** Replaces a volume's plexes (a migration attaching, switching or detaching one). */
+  setPlexes(exportName: string, plexes: VolumeReport['plexes']): Promise<Inventory> {
+    return this.change((state) => {
+      if (!this.findVolume(exportName)) throw new AgentRefusal(`no volume ${exportName} on this host`, 404, 'no-volume');
+      return {
+        ...state,
+        diskGroups: state.diskGroups.map((dg) => ({
+          ...dg,
+          volumes: dg.volumes.map((volume) => (volume.nbdExport === exportName ? { ...volume, plexes } : volume)),
+        })),
+      };
+    });
+  }
+
   /** Runs one change at a time: validate → write the file → swap memory → notify. */
   private change(next: (state: AgentState) => AgentState | Promise<AgentState>): Promise<Inventory> {
     const run = this.queue.then(async () => {

@@ -180,6 +180,19 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     return path.join(stateDir, `job-${id}.json`);
   }
 
+  /** A job's recorded state without opening it. */
+  static async peek(stateDir: string, id: string): Promise<{ volume: string; phase: JobPhase; switched: boolean }> {
+    const state = JSON.parse(await readFile(MigrationJob.stateFileFor(stateDir, id), 'utf8')) as PersistedState;
+    return { volume: state.volume, phase: state.phase, switched: state.switched };
+  }
+
+  static async exists(stateDir: string, id: string): Promise<boolean> {
+    return readFile(MigrationJob.stateFileFor(stateDir, id)).then(
+      () => true,
+      () => false,
+    );
+  }
+
   /** Starts a new migration of `volume` to the target LUN. */
   static async start(volume: Volume, options: JobOptions): Promise<MigrationJob> {
     if (volume.observer) throw new Error(`volume ${volume.name} already has a migration running`);

@@ -128,3 +128,82 @@ export function bearer(header: string | null | undefined): string | undefined {
   const match = /^Bearer ([^\s]+)$/.exec(header ?? '');
   return match?.[1];
 }
+
+// ---- migrations (console → agent) -----------------------------------------------------------
+//   POST /v1/migrations                 StartMigrationRequest → MigrationStatus
+//   GET  /v1/migrations                 → MigrationStatus[]
+//   GET  /v1/migrations/:id             → MigrationStatus
+//   GET  /v1/migrations/:id/samples?after=ISO → MigrationSample[]   (at most one a second)
+//   POST /v1/migrations/:id/{pause|resume|cutover|commit|rollback|cancel} → MigrationStatus
+//   PUT  /v1/migrations/:id/throttle    { bytesPerS: number | null } → MigrationStatus
+
+export const jobId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9-]{0,63}$/, 'a migration id has up to 64 letters, digits and dashes');
+
+export const startMigrationRequest = z.object({
+  id: jobId,
+  /** The volume, by NBD export name: `<diskGroup>/<volume>`. */
+  volume: z.string().min(3).max(129),
+  targetLunId: z.uuid(),
+  strategy: z.enum(['mirror', 'precopy']),
+  throttleBytesPerS: z.number().int().positive().nullable().default(null),
+  pauseBudgetMs: z.number().int().min(1).max(10_000).default(100),
+  stallPasses: z.number().int().min(1).max(100).default(3),
+  nonConvergencePolicy: z.enum(['switch-to-mirror', 'throttle-writes', 'stop']).default('switch-to-mirror'),
+  cutover: z.enum(['auto', 'manual']).default('auto'),
+});
+export type StartMigrationRequest = z.input<typeof startMigrationRequest>;
+
+export const migrationAction = z.enum(['pause', 'resume', 'cutover', 'commit', 'rollback', 'cancel']);
+export type MigrationAction = z.infer<typeof migrationAction>;
+
+export const throttleRequest = z.object({ bytesPerS: z.number().int().positive().nullable() });
+
+export const migrationSample = z.object({
+  at: z.string(),
+  phase: z.string(),
+  pass: z.number(),
+  paused: z.boolean(),
+  regionsTotal: z.number(),
+  regionsSynced: z.number(),
+  regionsDirty: z.number(),
+  leftBytes: z.number(),
+  thresholdBytes: z.number().nullable(),
+  bytesCopied: z.number(),
+  copyRateBytesPerS: z.number(),
+  writeRateBytesPerS: z.number(),
+  writeLatencyP50Ms: z.number().nullable(),
+  writeLatencyP99Ms: z.number().nullable(),
+  throttleBytesPerS: z.number().nullable(),
+  predictedConvergeS: z.number().nullable(),
+});
+export type MigrationSample = z.infer<typeof migrationSample>;
+
+export const migrationStatus = z.object({
+  id: z.string(),
+  volume: z.string(),
+  strategy: z.enum(['mirror', 'precopy']),
+  originalStrategy: z.enum(['mirror', 'precopy']),
+  phase: z.string(),
+  switched: z.boolean(),
+  pass: z.number(),
+  paused: z.boolean(),
+  source: z.object({ name: z.string(), lunId: z.string(), lunPath: z.string() }),
+  target: z.object({ name: z.string(), lunId: z.string(), lunPath: z.string() }),
+  throttleBytesPerS: z.number().nullable(),
+  bytesCopied: z.number(),
+  regionsTotal: z.number(),
+  regionsDirty: z.number(),
+  passes: z.array(z.object({ pass: z.number(), startedAt: z.string(), dirtyRegionsAtStart: z.number(), copiedRegions: z.number(), redirtiedRegions: z.number() })),
+  verify: z
+    .object({ regionsCompared: z.number(), regionsSkipped: z.number(), mismatchedRegions: z.array(z.number()), ok: z.boolean(), finishedAt: z.string() })
+    .nullable(),
+  result: z.string().nullable(),
+  error: z.string().nullable(),
+  cutoverPauseMs: z.number().nullable(),
+  restarts: z.number(),
+  recopiedAfterRestartRegions: z.array(z.number()),
+  sample: migrationSample.nullable(),
+});
+export type MigrationStatus = z.infer<typeof migrationStatus>;

@@ -1,0 +1,239 @@
+/**
+ * The host's live volumes: one data-plane Volume per configured volume (what NBD serves and what
+ * migrations move), and the migration jobs running on them. The volume configuration in the data
+ * folder follows each job: the target plex is recorded as `syncing` before the job starts, as
+ * `active` (and the source `detached`) once the job has switched, and the source is removed only
+ * after the job commits. A restarted agent opens each volume on the plex its configuration names
+ * and resumes every unfinished job from its state file and dirty-region log.
+ */
+import { mkdir, readdir } from 'node:fs/promises';
+import path from 'node:path';
+import { MigrationJob, type JobPhase } from '../dataplane/migration-job';
+import { Plex } from '../dataplane/plex';
+import { Volume } from '../dataplane/volume';
+import type { MigrationAction, MigrationStatus, StartMigrationRequest, VolumeReport } from '../protocol/agent-api';
+import { startMigrationRequest } from '../protocol/agent-api';
+import type { Logger } from './log';
+import { AgentRefusal, type VolumeManager } from './volume-manager';
+
+const FINAL: JobPhase[] = ['committed', 'rolled-back', 'cancelled', 'failed'];
+
+export class VolumeRuntime {
+  private readonly volumes = new Map<string, Volume>();
+  private readonly jobs = new Map<string, MigrationJob>();
+  readonly jobsDir: string;
+
+  constructor(
+    private readonly config: VolumeManager,
+    dataDir: string,
+    private readonly log: Logger,
+  ) {
+    this.jobsDir = path.join(dataDir, 'jobs');
+  }
+
+  /** Opens every configured volume and resumes unfinished jobs. */
+  async open() {
+    await mkdir(this.jobsDir, { recursive: true });
+    for (const { volume } of this.config.volumes()) await this.openVolume(volume);
+    for (const file of await readdir(this.jobsDir)) {
+      const match = /^job-(.+)\.json$/.exec(file);
+      if (!match?.[1]) continue;
+      await this.resumeJob(match[1]).catch((error: unknown) => this.log.error('cannot resume migration', { id: match[1], error: (error as Error).message }));
+    }
+  }
+
+  /** The volume behind an NBD export name, opening it if it was created since. */
+  async device(exportName: string): Promise<Volume | undefined> {
+    const known = this.volumes.get(exportName);
+    if (known) return known;
+    const config = this.config.findVolume(exportName);
+    return config ? this.openVolume(config) : undefined;
+  }
+
+  exportNames(): string[] {
+    return this.config.volumes().map(({ volume }) => volume.nbdExport);
+  }
+
+  private async openVolume(config: VolumeReport): Promise<Volume> {
+    const existing = this.volumes.get(config.nbdExport);
+    if (existing) return existing;
+    const primary = config.plexes.find((plex) => plex.state === 'active') ?? config.plexes[0];
+    if (!primary) throw new Error(`volume ${config.nbdExport} has no plex`);
+    const plex = await Plex.open({ name: primary.name, lunId: primary.lunId, lunPath: primary.lunPath, state: 'active' });
+    const volume = new Volume(config.nbdExport, config.sizeBytes, config.regionSizeBytes, plex);
+    this.volumes.set(config.nbdExport, volume);
+    return volume;
+  }
+
+  private async resumeJob(id: string) {
+    const status = await MigrationJob.peek(this.jobsDir, id);
+    if (FINAL.includes(status.phase)) return;
+    const volume = await this.device(status.volume);
+    if (!volume) throw new Error(`migration ${id} names volume ${status.volume}, which this host no longer has`);
+    const job = await MigrationJob.resume(volume, this.jobsDir, id);
+    this.track(job);
+    this.log.info('resumed migration', { id, volume: status.volume, phase: job.phase, recopyRegions: job.status.regionsDirty });
+    void job.run();
+  }
+
+  async startMigration(input: StartMigrationRequest): Promise<MigrationStatus> {
+    const request = startMigrationRequest.parse(input);
+    if (this.jobs.has(request.id) || (await MigrationJob.exists(this.jobsDir, request.id))) {
+      throw new AgentRefusal(`a migration with id ${request.id} already exists on this host`, 409, 'migration-exists');
+    }
+    const config = this.config.findVolume(request.volume);
+    if (!config) throw new AgentRefusal(`no volume ${request.volume} on this host`, 404, 'no-volume');
+    const running = [...this.jobs.values()].find((job) => job.volume.name === request.volume && !FINAL.includes(job.phase));
+    if (running) throw new AgentRefusal(`volume ${request.volume} is already migrating (migration ${running.id}, ${running.phase})`, 409, 'already-migrating');
+    const lun = this.config.findLun(request.targetLunId);
+    if (!lun) throw new AgentRefusal(`target LUN ${request.targetLunId} is not mapped to this host`, 409, 'lun-not-mapped');
+    const user = this.config.plexOnLun(lun.lunId);
+    if (user) throw new AgentRefusal(`target LUN ${lun.wwn} already holds plex ${user.plex} of volume ${user.volume}`, 409, 'lun-in-use');
+    if (lun.sizeBytes < config.sizeBytes) {
+      throw new AgentRefusal(`target LUN ${lun.wwn} holds ${lun.sizeBytes} B, less than volume ${request.volume} (${config.sizeBytes} B)`, 409, 'lun-too-small');
+    }
+    const volume = await this.device(request.volume);
+    if (!volume) throw new AgentRefusal(`no volume ${request.volume} on this host`, 404, 'no-volume');
+    const targetPlex = { name: nextPlexName(config), lunId: lun.lunId, lunPath: lun.path };
+    // Record the syncing plex first: a crash from here on finds it in the configuration.
+    await this.config.setPlexes(config.nbdExport, [...config.plexes, { ...targetPlex, state: 'syncing' }]);
+    try {
+      const job = await MigrationJob.start(volume, {
+        id: request.id,
+        strategy: request.strategy,
+        target: targetPlex,
+        throttleBytesPerS: request.throttleBytesPerS,
+        pauseBudgetMs: request.pauseBudgetMs,
+        stallPasses: request.stallPasses,
+        nonConvergencePolicy: request.nonConvergencePolicy,
+        cutover: request.cutover,
+        stateDir: this.jobsDir,
+      });
+      this.track(job);
+      void job.run();
+      this.log.info('migration started', { id: request.id, volume: request.volume, strategy: request.strategy, target: lun.wwn });
+      return this.describe(job);
+    } catch (error) {
+      await this.config.setPlexes(config.nbdExport, config.plexes);
+      throw error;
+    }
+  }
+
+  list(): MigrationStatus[] {
+    return [...this.jobs.values()].map((job) => this.describe(job));
+  }
+
+  get(id: string): MigrationStatus {
+    return this.describe(this.job(id));
+  }
+
+  samples(id: string, after?: string) {
+    const samples = this.job(id).samples;
+    return after ? samples.filter((sample) => sample.at > after) : samples;
+  }
+
+  setThrottle(id: string, bytesPerS: number | null): MigrationStatus {
+    const job = this.job(id);
+    job.setThrottle(bytesPerS);
+    return this.describe(job);
+  }
+
+  async act(id: string, action: MigrationAction): Promise<MigrationStatus> {
+    const job = this.job(id);
+    try {
+      switch (action) {
+        case 'pause':
+          job.pause();
+          break;
+        case 'resume':
+          job.resume();
+          break;
+        case 'cutover':
+          job.cutoverNow();
+          break;
+        case 'commit':
+          await job.commit();
+          break;
+        case 'rollback':
+          await job.rollback();
+          break;
+        case 'cancel':
+          await job.cancel();
+          break;
+      }
+    } catch (error) {
+      if (error instanceof AgentRefusal) throw error;
+      throw new AgentRefusal(`migration ${id}: ${(error as Error).message}`, 409, 'invalid-action');
+    }
+    return this.describe(job);
+  }
+
+  async close() {
+    for (const job of this.jobs.values()) await job.close().catch(() => undefined);
+  }
+
+  private job(id: string): MigrationJob {
+    const job = this.jobs.get(id);
+    if (!job) throw new AgentRefusal(`no migration ${id} on this host`, 404, 'no-migration');
+    return job;
+  }
+
+  private describe(job: MigrationJob): MigrationStatus {
+    const { status } = job;
+    return {
+      id: status.id,
+      volume: status.volume,
+      strategy: status.strategy,
+      originalStrategy: status.originalStrategy,
+      phase: status.phase,
+      switched: status.switched,
+      pass: status.pass,
+      paused: status.paused,
+      source: status.source,
+      target: status.target,
+      throttleBytesPerS: status.throttleBytesPerS,
+      bytesCopied: status.bytesCopied,
+      regionsTotal: status.regionsTotal,
+      regionsDirty: status.regionsDirty,
+      passes: status.passes.slice(-50),
+      verify: status.verify,
+      result: status.result,
+      error: status.error,
+      cutoverPauseMs: status.cutoverPauseMs,
+      restarts: status.restarts,
+      recopiedAfterRestartRegions: status.recopiedAfterRestartRegions,
+      sample: status.sample,
+    };
+  }
+
+  /** Keeps the volume configuration in step with the job's phase. */
+  private track(job: MigrationJob) {
+    this.jobs.set(job.id, job);
+    const exportName = job.volume.name;
+    const update = async (phase: JobPhase) => {
+      const config = this.config.findVolume(exportName);
+      if (!config) return;
+      const others = config.plexes.filter((plex) => plex.lunId !== job.source.lunId && plex.lunId !== job.target.lunId);
+      const source = { name: job.source.name, lunId: job.source.lunId, lunPath: job.source.lunPath };
+      const target = { name: job.target.name, lunId: job.target.lunId, lunPath: job.target.lunPath };
+      if (phase === 'verifying' || phase === 'verified') {
+        await this.config.setPlexes(exportName, [...others, { ...target, state: 'active' }, { ...source, state: 'detached' }]);
+      } else if (phase === 'committed') {
+        await this.config.setPlexes(exportName, [...others, { ...target, state: 'active' }]);
+      } else if (phase === 'rolled-back' || phase === 'cancelled' || (phase === 'failed' && !job.status.switched)) {
+        await this.config.setPlexes(exportName, [...others, { ...source, state: 'active' }]);
+      }
+    };
+    job.on('phase', (phase) => {
+      update(phase).catch((error: unknown) => this.log.error('cannot record the migration in the volume configuration', { id: job.id, phase, error: (error as Error).message }));
+    });
+    job.on('error', (error) => this.log.error('migration error', { id: job.id, error: error.message }));
+  }
+}
+
+function nextPlexName(volume: VolumeReport): string {
+  for (let n = 1; ; n++) {
+    const name = `${volume.name}-${String(n).padStart(2, '0')}`;
+    if (!volume.plexes.some((plex) => plex.name === name)) return name;
+  }
+}
