@@ -330,7 +330,8 @@ describe('host agent process', () => {
         return after?.lastHeartbeatAt && before?.lastHeartbeatAt && after.lastHeartbeatAt > before.lastHeartbeatAt;
       });
       expect(agent.isRunning()).toBe(true);
-      expect(agent.lines.filter((l) => l.msg === 'heartbeat accepted by the console').length).toBe(2);
+      // The console records the heartbeat before the agent reads the reply and logs it.
+      await waitFor('the agent to log the accepted heartbeat', async () => agent.lines.filter((l) => l.msg === 'heartbeat accepted by the console').length === 2);
       expectNoSecrets(agent);
     } finally {
       await lateConsole.close();
