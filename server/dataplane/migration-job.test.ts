@@ -101,7 +101,7 @@ describe.each(['mirror', 'precopy'] as const)('%s migration with the application
     expect(writer.writes).toBeGreaterThan(writesAtSwitch);
     expect(job.status.error).toBeNull();
     expect(job.phase).toBe('verified');
-    expect(job.status.verify).toMatchObject({ ok: true, mismatchedRegions: [] });
+    expect(job.status.verify, `verify after: ${job.status.result ?? 'no policy applied'}, passes ${job.status.pass}`).toMatchObject({ ok: true, mismatchedRegions: [] });
     expect(volume.primary.lunPath).toBe(target);
     const model = writer.acknowledged;
     expect(await expectAcknowledgedOn(target, model)).toBeGreaterThan(10);

@@ -18,7 +18,8 @@
  *    This is the re-mark approach to the write-versus-copy race: nothing blocks the writer.
  * 4. Pre-copy: application writes go to the source only and put their regions in `dirty`.
  *    Mirror: application writes go to both plexes, so a copied region stays copied; invariant 3
- *    still covers a write that races the copy of its region.
+ *    still covers a write that races the copy of its region. Any write that did not reach the
+ *    target (it began before the mirror was attached) puts its regions in `dirty`.
  * 5. After the switch, writes to the (now primary) target are logged in a second DRL, the
  *    rollback log, so a rollback before commit copies exactly those regions back.
  */
@@ -400,11 +401,14 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         if (job.state.switched) await job.rollbackLog?.mark(first, last);
         else await job.drl.mark(first, last);
       },
-      afterWrite(first, last) {
+      afterWrite(first, last, mirrored) {
+        // Whether the write reached the target decides, not the strategy now: a write that began
+        // before a pre-copy turned into a mirror went to the source alone.
+        const reachedTarget = mirrored.includes(job.target);
         for (let region = first; region <= last; region++) {
           job.generation[region] = (job.generation[region] ?? 0) + 1;
           job.inFlight[region] = (job.inFlight[region] ?? 1) - 1;
-          if (!job.state.switched && job.state.strategy === 'precopy' && job.dirty.add(region)) job.passDirtiedRegions++;
+          if (!job.state.switched && !reachedTarget && job.dirty.add(region)) job.passDirtiedRegions++;
         }
       },
       mirrorFailed(plex, error: BlockIoError) {

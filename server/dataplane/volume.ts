@@ -19,8 +19,8 @@ import { LatencyWindow } from './latency-window';
 export interface WriteObserver {
   /** Runs before the data is written; the write is not acknowledged before this resolves. */
   beforeWrite(firstRegion: number, lastRegion: number): Promise<void>;
-  /** Runs once every plex has the data, before the acknowledgement. */
-  afterWrite(firstRegion: number, lastRegion: number): void;
+  /** Runs once the data is written, before the acknowledgement; `mirrored` are the mirrors that got it. */
+  afterWrite(firstRegion: number, lastRegion: number, mirrored: readonly Plex[]): void;
   /** A mirror plex failed a write and was dropped. */
   mirrorFailed(plex: Plex, error: BlockIoError): void;
 }
@@ -81,7 +81,7 @@ export class Volume implements BlockDevice {
         if (result.status === 'rejected' && plex) this.dropMirror(plex, result.reason);
       });
       if (primaryResult?.status === 'rejected') throw primaryResult.reason;
-      observer?.afterWrite(first, last);
+      observer?.afterWrite(first, last, mirrors.filter((_plex, index) => mirrorResults[index]?.status === 'fulfilled'));
       this.writeStats.record(performance.now() - started, data.length);
     } finally {
       this.inFlightWrites--;
