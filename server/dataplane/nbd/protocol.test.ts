@@ -2,6 +2,7 @@
  * The NBD server against a byte-level client: every option and its answers, every command and
  * its error answers, and the server's lifecycle. In process, on a Unix socket, memory devices.
  */
+import { link, unlink } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockIoError } from '../block-device';
 import { CMD, CMD_FLAG, ERRNO, goData, INFO, OPT, optionBytes, RawNbdClient, REP, requestBytes } from '../../../test/nbd-raw-client';
@@ -328,6 +329,26 @@ describe('server lifecycle', () => {
     await new Promise((resolve) => setTimeout(resolve, 20));
     expect(server.connectionCounts()).toMatchObject({ open: 0, accepted: 2 });
     await server.close();
+  });
+
+  it('replaces a stale socket file but refuses a path a live server answers on', async () => {
+    const other = createNbdServer({ exports: () => undefined, list: () => [] });
+    await expect(other.listenUnix(nbd.socketPath)).rejects.toThrow(/another server is listening/);
+    const staleDir = await makeTempDir();
+    const stalePath = `${staleDir}/stale.sock`;
+    const first = createNbdServer({ exports: () => disk, list: () => [] });
+    await first.listenUnix(stalePath);
+    // Leave the socket file behind, as a killed agent would: keep a hard link to it across close().
+    await link(stalePath, `${stalePath}.keep`);
+    await first.close();
+    await link(`${stalePath}.keep`, stalePath).catch(() => undefined);
+    await unlink(`${stalePath}.keep`);
+    await other.listenUnix(stalePath);
+    const { client } = await RawNbdClient.attach({ path: stalePath }, 'anything').catch(() => ({ client: undefined }));
+    expect(client).toBeUndefined(); // the new server answers (and has no such export)
+    expect(other.connectionCounts().accepted).toBe(1);
+    await other.close();
+    await removeDir(staleDir);
   });
 
   it('on close stops accepting, answers requests in flight, then closes every connection', async () => {

@@ -46,6 +46,17 @@ export interface NbdServer {
   connectionCounts(): NbdConnectionCounts;
 }
 
+function answers(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = net.createConnection(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
 const silentLogger: NbdLogger = { debug: () => undefined, info: () => undefined, warn: () => undefined };
 
 export function createNbdServer(options: NbdServerOptions): NbdServer {
@@ -89,9 +100,13 @@ export function createNbdServer(options: NbdServerOptions): NbdServer {
   return {
     async listenUnix(path) {
       if (closing) throw new Error('the NBD server is closed');
-      // A socket file left by a previous run would make listen fail with EADDRINUSE.
+      // A socket file left by a previous run would make listen fail with EADDRINUSE; one that
+      // a live server still answers on is not ours to take.
       const existing = await lstat(path).catch(() => undefined);
-      if (existing?.isSocket()) await rm(path, { force: true });
+      if (existing?.isSocket()) {
+        if (await answers(path)) throw new Error(`another server is listening on ${path}; stop it or choose another socket path`);
+        await rm(path, { force: true });
+      }
       const server = newListener(() => `unix:${path}`);
       await listen(server, (onListening) => server.listen(path, onListening));
       unixPaths.push(path);
