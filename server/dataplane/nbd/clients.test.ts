@@ -131,14 +131,15 @@ function fioReport(stdout: string) {
 }
 
 describe.skipIf(!has['fio'])(title('fio', 'fio --ioengine=nbd', 'fio'), () => {
+  // Run in the temporary folder: fio leaves a verify-state file in its working directory.
   const job = (uri: string) => ['--name=nbd-verify', '--ioengine=nbd', `--uri=${uri}`, '--rw=randwrite', '--bs=4k', '--iodepth=16', '--size=8M', '--verify=crc32c', '--randseed=42', '--output-format=json'];
 
   it('random 4 KiB writes at iodepth 16 verify with crc32c, and a second, read-only pass verifies them again', async () => {
-    const written = await run('fio', [...job(unixUri('scratch')), '--do_verify=1']);
+    const written = await run('fio', [...job(unixUri('scratch')), '--do_verify=1'], { cwd: dir });
     const first = fioReport(written.stdout);
     expect(first.error).toBe(0);
     expect(first.write.io_bytes).toBe(8 * MiB);
-    const verified = await run('fio', [...job(`nbd://127.0.0.1:${tcpPort}/scratch`), '--verify_only=1']);
+    const verified = await run('fio', [...job(`nbd://127.0.0.1:${tcpPort}/scratch`), '--verify_only=1'], { cwd: dir });
     const second = fioReport(verified.stdout);
     expect(second.error).toBe(0);
     expect(second.read.io_bytes).toBeGreaterThan(0);
@@ -151,6 +152,6 @@ describe.skipIf(!has['fio'])(title('fio', 'fio --ioengine=nbd', 'fio'), () => {
     byte.writeUInt8(byte.readUInt8(0) ^ 0x01, 0);
     await file.write(byte, 0, 1, scratch.offsetBytes + 5 * MiB + 100);
     await file.close();
-    await expect(run('fio', [...job(unixUri('scratch')), '--verify_only=1'])).rejects.toMatchObject({ code: expect.any(Number) });
+    await expect(run('fio', [...job(unixUri('scratch')), '--verify_only=1'], { cwd: dir })).rejects.toMatchObject({ code: expect.any(Number) });
   });
 });
