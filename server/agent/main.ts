@@ -10,6 +10,8 @@
  *   --advertise URL     TERN_AGENT_URL        URL reported to the console instead of the listen address
  *                       TERN_AGENT_HEARTBEAT_INTERVAL_MS  default HEARTBEAT_INTERVAL_MS (tests shorten it)
  *
+ * `npm run agent -- migrate …` moves one volume without the console; see migrate-command.ts.
+ *
  * Exit codes: 0 stopped by SIGTERM/SIGINT; 1 unexpected failure; 2 bad flags, or not enrolled and
  * no token; 3 the console refused enrolment (bad, used, expired or revoked token, hostname taken).
  * Logs are one JSON object per line on stdout. docs/agent.md has the details.
@@ -17,6 +19,7 @@
 import { readFileSync } from 'node:fs';
 import { EnrolmentRefused } from './enrol';
 import { createLogger } from './log';
+import { migrateCommand } from './migrate-command';
 import { parseAgentOptions, usage, UsageError } from './options';
 import { NotEnrolledError, runAgent } from './run-agent';
 
@@ -24,6 +27,10 @@ const log = createLogger();
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 async function main() {
+  if (process.argv[2] === 'migrate') {
+    const status = await migrateCommand(process.argv.slice(3), process.env, createLogger(() => undefined), (line) => process.stdout.write(`${line}\n`));
+    process.exit(status.phase === 'committed' || status.phase === 'verified' ? 0 : 1);
+  }
   const options = parseAgentOptions(process.argv.slice(2), process.env);
   const abort = new AbortController();
   const started = runAgent(options, packageJson.version, log, abort.signal);

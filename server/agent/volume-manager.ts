@@ -136,8 +136,9 @@ export class VolumeManager {
     return this.volumes().find(({ volume }) => volume.nbdExport === exportName)?.volume;
   }
 
-  findLun(lunId: string): MappedLun | undefined {
-    return this.state.luns.find((lun) => lun.lunId === lunId);
+  /** A mapped LUN by its id or its WWN. */
+  findLun(idOrWwn: string): MappedLun | undefined {
+    return this.state.luns.find((lun) => lun.lunId === idOrWwn || lun.wwn === idOrWwn);
   }
 
   /** The plex a LUN holds, if any (a LUN holds at most one). */
