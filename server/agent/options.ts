@@ -12,6 +12,8 @@ export interface AgentOptions {
   hostname: string;
   advertiseUrl?: string;
   heartbeatIntervalMs: number;
+  /** NBD on loopback TCP too (the Unix socket `nbd.sock` in the data folder is always there). */
+  nbdListen?: { host: string; port: number };
 }
 
 /** A command line or environment the agent cannot start with; main.ts prints it and exits 2. */
@@ -38,6 +40,7 @@ export function parseAgentOptions(argv: string[], env: Record<string, string | u
         token: { type: 'string' },
         listen: { type: 'string' },
         hostname: { type: 'string' },
+        'nbd-listen': { type: 'string' },
         advertise: { type: 'string' },
       },
       strict: true,
@@ -67,6 +70,7 @@ export function parseAgentOptions(argv: string[], env: Record<string, string | u
     hostname: values.hostname ?? env.TERN_AGENT_HOSTNAME ?? os.hostname(),
     advertiseUrl,
     heartbeatIntervalMs,
+    nbdListen: (values['nbd-listen'] ?? env.TERN_AGENT_NBD_LISTEN) ? parseListen(values['nbd-listen'] ?? env.TERN_AGENT_NBD_LISTEN ?? '') : undefined,
   };
 }
 

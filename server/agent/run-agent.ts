@@ -10,6 +10,8 @@ import type { AgentOptions } from './options';
 import { DataDir, type Identity } from './store';
 import { VolumeManager } from './volume-manager';
 import { VolumeRuntime } from './volume-runtime';
+import { createNbdServer, type NbdServer } from '../dataplane/nbd/server';
+import path from 'node:path';
 
 export interface RunningAgent {
   hostId: string;
@@ -32,8 +34,10 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
   let server: ReturnType<typeof createAgentServer> | undefined;
   let heartbeats: Heartbeats | undefined;
   let runtime: VolumeRuntime | undefined;
+  let nbd: NbdServer | undefined;
   const stop = async () => {
     await heartbeats?.stop();
+    await nbd?.close();
     await runtime?.close();
     if (server?.listening) {
       const closed = once(server, 'close');
@@ -47,8 +51,18 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
     let identity = await dataDir.readIdentity();
     if (!identity) requireToken(options);
     const volumes = await VolumeManager.open(dataDir);
-    runtime = new VolumeRuntime(volumes, options.dataDir, log);
-    await runtime.open();
+    const volumeRuntime = (runtime = new VolumeRuntime(volumes, options.dataDir, log));
+    await volumeRuntime.open();
+    volumes.onChange(() => void volumeRuntime.openNew().catch((error: unknown) => log.error('cannot open a new volume', { error: (error as Error).message })));
+    nbd = createNbdServer({
+      exports: (name) => volumeRuntime.openDevice(name),
+      list: () => volumeRuntime.exportNames().map((name) => ({ name, description: `Tern volume ${name}` })),
+      logger: log,
+    });
+    const nbdSocket = path.join(options.dataDir, 'nbd.sock');
+    await nbd.listenUnix(nbdSocket);
+    const nbdTcp = options.nbdListen ? await nbd.listenTcp(options.nbdListen.host, options.nbdListen.port) : undefined;
+    log.info('NBD exports ready', { socket: nbdSocket, tcp: nbdTcp ? `${nbdTcp.host}:${nbdTcp.port}` : null });
     server = createAgentServer({ volumes, runtime, consoleKeySha256: () => identity?.consoleKeySha256, log });
     server.listen(options.listenPort, options.listenHost);
     await once(server, 'listening');

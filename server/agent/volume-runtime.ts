@@ -50,6 +50,16 @@ export class VolumeRuntime {
     return config ? this.openVolume(config) : undefined;
   }
 
+  /** The open volume behind an export name (NBD asks synchronously; volumes open as they are created). */
+  openDevice(exportName: string): Volume | undefined {
+    return this.volumes.get(exportName);
+  }
+
+  /** Opens volumes created since the last call; the agent calls it after every configuration change. */
+  async openNew() {
+    for (const { volume } of this.config.volumes()) if (!this.volumes.has(volume.nbdExport)) await this.openVolume(volume);
+  }
+
   exportNames(): string[] {
     return this.config.volumes().map(({ volume }) => volume.nbdExport);
   }

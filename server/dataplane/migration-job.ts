@@ -135,6 +135,7 @@ interface PersistedState {
 }
 
 const COPY_CHUNK_REGIONS = 16;
+const CHECKPOINT_INTERVAL_MS = 500;
 
 export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [JobPhase]; error: [Error] }> {
   private state: PersistedState;
@@ -468,6 +469,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.passDirtiedRegions = 0;
     if (this.state.phase !== 'ready') this.setPhase(this.state.pass === 0 || this.state.strategy === 'mirror' ? 'copying' : 'converging');
     let cursor = 0;
+    let lastCheckpoint = performance.now();
     const inFlight = new Set<Promise<void>>();
     while (!this.stopRequested && !this.state.paused && this.isActive()) {
       const first = this.dirty.next(cursor);
@@ -482,6 +484,14 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       const copy = this.copyRegionRange(first, last, this.source, this.target).finally(() => inFlight.delete(copy));
       inFlight.add(copy);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      // Checkpoint the progress into the DRL now and then, so a crash mid-pass re-copies only
+      // what was not yet proven clean, not the whole pass.
+      if (performance.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
+        await Promise.all(inFlight);
+        await this.cleanDrl();
+        await this.persist();
+        lastCheckpoint = performance.now();
+      }
     }
     await Promise.all(inFlight);
     record.redirtiedRegions = this.passDirtiedRegions;

@@ -68,6 +68,8 @@ export interface WorkloadStats {
 export class Workload {
   readonly acknowledged = new Map<number, number>();
   readonly inFlight = new Map<number, number>();
+  /** Writes that failed (the device went away): they may or may not have reached it. */
+  readonly uncertain: [offset: number, sequence: number][] = [];
   readonly stats: WorkloadStats = { writes: 0, reads: 0, bytesWritten: 0, errors: 0, lastError: null };
   private readonly bucket: TokenBucket;
   private readonly blockSize: number;
@@ -80,7 +82,7 @@ export class Workload {
   private stopped = false;
 
   constructor(
-    private readonly target: BlockTarget,
+    private target: BlockTarget,
     private readonly options: WorkloadOptions = {},
   ) {
     this.blockSize = options.blockSizeBytes ?? 4096;
@@ -96,6 +98,11 @@ export class Workload {
       seed ^= seed << 5;
       return (seed >>> 0) / 4294967296;
     };
+  }
+
+  /** Continues on another connection to the same device (after the agent restarted, say). */
+  retarget(target: BlockTarget) {
+    this.target = target;
   }
 
   setRate(writeRateBytesPerS: number | null) {
@@ -141,7 +148,10 @@ export class Workload {
         this.stats.writes++;
         this.stats.bytesWritten += this.blockSize;
       } catch (error) {
+        this.uncertain.push([offset, sequence]);
         this.recordError(error);
+        // The device is gone or failing: back off instead of spinning.
+        await new Promise((resolve) => setTimeout(resolve, 20));
       } finally {
         this.inFlight.delete(offset);
       }
@@ -156,7 +166,7 @@ export class Workload {
 
   /** What a verifier needs, as plain data (to hand to another process or keep across a crash). */
   ledger(): WriteLedger {
-    return { blockSizeBytes: this.blockSize, acknowledged: [...this.acknowledged], inFlight: [...this.inFlight] };
+    return { blockSizeBytes: this.blockSize, acknowledged: [...this.acknowledged], inFlight: [...this.inFlight, ...this.uncertain] };
   }
 }
 
@@ -175,7 +185,8 @@ export interface VerifyReport {
 
 /** Proves every acknowledged write is on the device (or a newer in-flight one replaced it). */
 export async function verifyLedger(target: BlockTarget, ledger: WriteLedger): Promise<VerifyReport> {
-  const inFlight = new Map(ledger.inFlight);
+  const inFlight = new Map<number, Set<number>>();
+  for (const [offset, sequence] of ledger.inFlight) inFlight.set(offset, (inFlight.get(offset) ?? new Set()).add(sequence));
   const report: VerifyReport = { checked: 0, indeterminate: 0, lost: [] };
   const blocks = new Map(ledger.acknowledged);
   for (const offset of inFlight.keys()) if (!blocks.has(offset)) blocks.set(offset, -1);
@@ -183,7 +194,8 @@ export async function verifyLedger(target: BlockTarget, ledger: WriteLedger): Pr
     const found = sequenceOf(await target.read(offset, ledger.blockSizeBytes), offset);
     report.checked++;
     if (found === expected) continue;
-    if (found !== null && found === inFlight.get(offset)) {
+    // A write newer than the acknowledged one that may have landed (in flight, or failed mid-way).
+    if (found !== null && found > expected && inFlight.get(offset)?.has(found)) {
       report.indeterminate++;
       continue;
     }
