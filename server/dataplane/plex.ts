@@ -1,7 +1,18 @@
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { BlockIoError } from './block-device';
 
 export type PlexState = 'active' | 'syncing' | 'stale' | 'detached';
+
+/**
+ * The positional I/O a plex does on its LUN. A FileHandle is one; tests pass an in-memory LUN
+ * whose operations complete in the order the test chooses.
+ */
+export interface PlexIo {
+  read(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesRead: number }>;
+  write(buffer: Buffer, offset: number, length: number, position: number): Promise<{ bytesWritten: number }>;
+  datasync(): Promise<void>;
+  close(): Promise<void>;
+}
 
 /**
  * One full copy of a volume on one LUN: a sparse file here, a block device path unchanged.
@@ -14,7 +25,7 @@ export class Plex {
     readonly name: string,
     readonly lunId: string,
     readonly lunPath: string,
-    private readonly handle: FileHandle,
+    private readonly handle: PlexIo,
     state: PlexState,
   ) {
     this.state = state;
@@ -23,6 +34,11 @@ export class Plex {
   static async open(spec: { name: string; lunId: string; lunPath: string; state: PlexState }): Promise<Plex> {
     const handle = await open(spec.lunPath, 'r+');
     return new Plex(spec.name, spec.lunId, spec.lunPath, handle, spec.state);
+  }
+
+  /** A plex over I/O the caller opened; `lunPath` only names it. */
+  static over(io: PlexIo, spec: { name: string; lunId: string; lunPath: string; state: PlexState }): Plex {
+    return new Plex(spec.name, spec.lunId, spec.lunPath, io, spec.state);
   }
 
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {
