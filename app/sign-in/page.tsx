@@ -2,7 +2,9 @@ import type { Metadata } from 'next';
 import { redirect } from 'next/navigation';
 import { SignInForm } from '@/components/auth/sign-in-form';
 import { safeNextPath } from '@/components/live/sign-in-path';
+import { getDb } from '@/db/client';
 import { currentUser } from '@/server/auth/current-user';
+import { noSignInYet } from '@/server/auth/sessions';
 import packageJson from '@/package.json';
 
 export const metadata: Metadata = { title: 'Sign in' };
@@ -11,6 +13,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
   const { next } = await searchParams;
   const nextPath = safeNextPath(typeof next === 'string' ? next : null);
   if (await currentUser()) redirect(nextPath);
+  const firstStart = await noSignInYet(await getDb());
 
   return (
     <main className="flex min-h-dvh items-center justify-center bg-muted/40 px-4 py-10">
@@ -19,7 +22,7 @@ export default async function SignInPage({ searchParams }: { searchParams: Promi
           <h1 className="text-2xl font-semibold tracking-tight">Tern</h1>
           <p className="text-sm text-muted-foreground">Move live storage off disk arrays, with no application downtime.</p>
         </div>
-        <SignInForm nextPath={nextPath} />
+        <SignInForm nextPath={nextPath} firstStart={firstStart} />
         <p className="text-center text-xs text-muted-foreground">Tern console {packageJson.version}</p>
       </div>
     </main>

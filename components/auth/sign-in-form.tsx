@@ -13,7 +13,7 @@ import { useTRPC } from '@/components/trpc';
  * browser goes to `nextPath`, which the page has already checked is a same-origin path.
  * Errors are the server's generic message, above the fields, in an alert.
  */
-export function SignInForm({ nextPath }: { nextPath: string }) {
+export function SignInForm({ nextPath, firstStart }: { nextPath: string; firstStart: boolean }) {
   const trpc = useTRPC();
   const router = useRouter();
   const [username, setUsername] = useState('');
@@ -66,10 +66,12 @@ export function SignInForm({ nextPath }: { nextPath: string }) {
           {busy ? <Spinner /> : null}
           Sign in
         </Button>
+        {firstStart ? (
         <p className="text-xs leading-relaxed text-muted-foreground">
           First start: the initial password of the <span className="font-mono">admin</span> user was written to the console server&apos;s log, unless{' '}
           <span className="font-mono">TERN_ADMIN_PASSWORD</span> set it.
         </p>
+        ) : null}
       </form>
     </Card>
   );

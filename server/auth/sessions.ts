@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, eq, gt, lt } from 'drizzle-orm';
+import { and, eq, gt, isNotNull, lt } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { sessions, users } from '@/db/schema';
 import { appendEvent, publishEvents, recordEvent } from '@/server/events/log';
@@ -124,4 +124,10 @@ export async function createUser(db: Db, input: { username: string; password: st
   });
   publishEvents(result.event);
   return { id: result.user.id, username: result.user.username, role: result.user.role };
+}
+
+/** True until anyone has signed in: the sign-in page then points to the first-start password. */
+export async function noSignInYet(db: Db): Promise<boolean> {
+  const rows = await db.select({ id: users.id }).from(users).where(isNotNull(users.lastSignInAt)).limit(1);
+  return rows.length === 0;
 }
