@@ -475,13 +475,17 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       const first = this.dirty.next(cursor);
       if (first < 0) break;
       let last = first;
-      while (last + 1 < this.volume.regionCount && last - first + 1 < COPY_CHUNK_REGIONS && this.dirty.has(last + 1)) last++;
+      while (last + 1 < this.volume.regionCount && last - first + 1 < this.chunkRegions() && this.dirty.has(last + 1)) last++;
+      // Tokens first, so that a pause or a stop takes effect before the chunk starts, not after
+      // a queue of throttled chunks has drained.
+      const length = Math.min(this.volume.sizeBytes, (last + 1) * this.volume.regionSizeBytes) - first * this.volume.regionSizeBytes;
+      if (!(await this.copyBucket.take(length, () => this.stopRequested || this.state.paused || !this.isActive()))) break;
       cursor = last + 1;
       for (let region = first; region <= last; region++) this.dirty.delete(region);
       record.copiedRegions += last - first + 1;
       // Copy I/O yields to the application: one chunk at a time while it is writing.
       const concurrency = this.volume.writesInFlight > 2 ? 1 : 4;
-      const copy = this.copyRegionRange(first, last, this.source, this.target).finally(() => inFlight.delete(copy));
+      const copy = this.copyRegionRange(first, last, this.source, this.target, false).finally(() => inFlight.delete(copy));
       inFlight.add(copy);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
       // Checkpoint the progress into the DRL now and then, so a crash mid-pass re-copies only
@@ -542,6 +546,13 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     await Promise.all([this.target.sync(), this.source.sync()]);
     this.drl.clear(candidates.filter(({ region, generation }) => (this.generation[region] ?? 0) === generation && !this.dirty.has(region) && (this.inFlight[region] ?? 0) === 0).map(({ region }) => region));
     await this.drl.flush();
+  }
+
+  /** Chunks of up to 16 regions, smaller under a low throttle so a chunk is at most ~¼ s of copying. */
+  private chunkRegions(): number {
+    const rate = this.copyBucket.rate;
+    if (rate === null) return COPY_CHUNK_REGIONS;
+    return Math.max(1, Math.min(COPY_CHUNK_REGIONS, Math.floor(rate / 4 / this.volume.regionSizeBytes)));
   }
 
   private thresholdBytes(): number {

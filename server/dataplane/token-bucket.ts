@@ -18,17 +18,18 @@ export class TokenBucket {
     if (bytesPerS !== null) this.tokens = Math.min(this.tokens, bytesPerS / 4);
   }
 
-  async take(bytes: number, signal?: AbortSignal): Promise<void> {
+  /** Resolves true once the bytes may proceed, or false as soon as `cancelled()` says so. */
+  async take(bytes: number, cancelled: () => boolean = () => false): Promise<boolean> {
     for (;;) {
-      if (this.bytesPerS === null) return;
+      if (cancelled()) return false;
+      if (this.bytesPerS === null) return true;
       this.refill();
       if (this.tokens >= bytes || this.tokens >= this.bytesPerS / 4) {
         this.tokens -= bytes;
-        return;
+        return true;
       }
-      const waitMs = Math.min(250, ((bytes - this.tokens) / this.bytesPerS) * 1000);
+      const waitMs = Math.min(100, ((bytes - this.tokens) / this.bytesPerS) * 1000);
       await new Promise((resolve) => setTimeout(resolve, Math.max(1, waitMs)));
-      if (signal?.aborted) return;
     }
   }
 
