@@ -1,18 +1,21 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
-import { bearer, createVolumeRequest, jobId, mapLunRequest, migrationAction, startMigrationRequest, throttleRequest, type ApiError } from '../protocol/agent-api';
+import { bearer, createVolumeRequest, jobId, mapLunRequest, migrationAction, startMigrationRequest, startWorkloadRequest, throttleRequest, type ApiError } from '../protocol/agent-api';
 import type { Logger } from './log';
 import { AgentRefusal, type VolumeManager } from './volume-manager';
 import type { VolumeRuntime } from './volume-runtime';
+import type { Workloads } from './workloads';
 
 const MAX_BODY_BYTES = 1024 * 1024;
 const lunPath = /^\/v1\/luns\/([^/]+)$/;
+const workloadPath = /^\/v1\/workloads\/([^/]+)\/([^/]+?)(\/verify)?$/;
 const migrationPath = /^\/v1\/migrations\/([^/]+)(?:\/([a-z]+))?$/;
 
 export interface AgentApiDeps {
   volumes: VolumeManager;
   runtime: VolumeRuntime;
+  workloads: Workloads;
   /** SHA-256 (hex) of the console key, or undefined before enrolment (then every call is refused). */
   consoleKeySha256: () => string | undefined;
   log: Logger;
@@ -39,7 +42,7 @@ interface Reply {
   body: unknown;
 }
 
-async function handle({ volumes, runtime, consoleKeySha256 }: AgentApiDeps, request: http.IncomingMessage): Promise<Reply> {
+async function handle({ volumes, runtime, workloads, consoleKeySha256 }: AgentApiDeps, request: http.IncomingMessage): Promise<Reply> {
   const expected = consoleKeySha256();
   const presented = bearer(request.headers.authorization);
   if (!expected) return { status: 401, body: fail('this agent is not enrolled yet; it accepts no calls until it is', 'not-enrolled') };
@@ -56,6 +59,15 @@ async function handle({ volumes, runtime, consoleKeySha256 }: AgentApiDeps, requ
   if (pathname === '/v1/volumes') {
     if (method !== 'POST') return notAllowed(method, pathname, 'POST');
     return ok(await volumes.createVolume(await readBody(request, createVolumeRequest)));
+  }
+  if (pathname === '/v1/workloads') return method === 'GET' ? ok(workloads.list()) : notAllowed(method, pathname, 'GET');
+  const workload = workloadPath.exec(pathname);
+  if (workload) {
+    const volumeName = `${decodeURIComponent(workload[1] ?? '')}/${decodeURIComponent(workload[2] ?? '')}`;
+    if (workload[3]) return method === 'POST' ? ok(await workloads.verify(volumeName)) : notAllowed(method, pathname, 'POST');
+    if (method === 'PUT') return ok(await workloads.start(volumeName, await readBody(request, startWorkloadRequest)));
+    if (method === 'DELETE') return ok(await workloads.stop(volumeName));
+    return notAllowed(method, pathname, 'PUT, DELETE');
   }
   if (pathname === '/v1/migrations') {
     if (method === 'GET') return ok(runtime.list());

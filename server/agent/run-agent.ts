@@ -10,6 +10,7 @@ import type { AgentOptions } from './options';
 import { DataDir, type Identity } from './store';
 import { VolumeManager } from './volume-manager';
 import { VolumeRuntime } from './volume-runtime';
+import { Workloads } from './workloads';
 import { createNbdServer, type NbdServer } from '../dataplane/nbd/server';
 import path from 'node:path';
 
@@ -35,8 +36,10 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
   let heartbeats: Heartbeats | undefined;
   let runtime: VolumeRuntime | undefined;
   let nbd: NbdServer | undefined;
+  let workloads: Workloads | undefined;
   const stop = async () => {
     await heartbeats?.stop();
+    await workloads?.close();
     await nbd?.close();
     await runtime?.close();
     if (server?.listening) {
@@ -63,7 +66,8 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
     await nbd.listenUnix(nbdSocket);
     const nbdTcp = options.nbdListen ? await nbd.listenTcp(options.nbdListen.host, options.nbdListen.port) : undefined;
     log.info('NBD exports ready', { socket: nbdSocket, tcp: nbdTcp ? `${nbdTcp.host}:${nbdTcp.port}` : null });
-    server = createAgentServer({ volumes, runtime, consoleKeySha256: () => identity?.consoleKeySha256, log });
+    workloads = new Workloads(volumeRuntime);
+    server = createAgentServer({ volumes, runtime: volumeRuntime, workloads, consoleKeySha256: () => identity?.consoleKeySha256, log });
     server.listen(options.listenPort, options.listenHost);
     await once(server, 'listening');
     const agentUrl = options.advertiseUrl ?? urlOf(server.address() as AddressInfo);

@@ -8,6 +8,7 @@ import { createLogger } from './log';
 import { DataDir } from './store';
 import { AgentRefusal, VolumeManager } from './volume-manager';
 import { VolumeRuntime } from './volume-runtime';
+import { Workloads } from './workloads';
 
 const MiB = 1024 * 1024;
 let root: string;
@@ -88,6 +89,23 @@ describe('volume runtime', () => {
     await expect(runtime.startMigration({ id: 'x3', volume: 'dg/nope', targetLunId: source.lunId, strategy: 'mirror' })).rejects.toThrow(/no volume dg\/nope/);
     expect(JSON.stringify(config.volumes())).toBe(before);
     expect(runtime.list()).toEqual([]);
+    await runtime.close();
+  });
+
+  it('runs a verifiable workload on a volume through a migration, and verifies it', async () => {
+    const { runtime, target } = await host();
+    const workloads = new Workloads(runtime);
+    await expect(workloads.start('dg/none', {})).rejects.toThrow(/no volume dg\/none/);
+    const started = await workloads.start('dg/vol', { writeRateBytesPerS: 2 * MiB, depth: 2 });
+    expect(started.running).toBe(true);
+    await runtime.startMigration({ id: 'with-workload', volume: 'dg/vol', targetLunId: target.lunId, strategy: 'precopy' });
+    for (let i = 0; i < 400 && runtime.get('with-workload').phase !== 'verified'; i++) await new Promise((resolve) => setTimeout(resolve, 50));
+    const stopped = await workloads.stop('dg/vol');
+    expect(stopped.writes).toBeGreaterThan(10);
+    const verified = await workloads.verify('dg/vol');
+    expect(verified.verify).toMatchObject({ lost: 0 });
+    expect(verified.verify?.checked).toBeGreaterThan(10);
+    await workloads.close();
     await runtime.close();
   });
 });

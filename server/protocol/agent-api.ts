@@ -207,3 +207,35 @@ export const migrationStatus = z.object({
   sample: migrationSample.nullable(),
 });
 export type MigrationStatus = z.infer<typeof migrationStatus>;
+
+// ---- workload generator (console → agent) -------------------------------------------------
+//   PUT    /v1/workloads/:dg/:volume   StartWorkloadRequest → WorkloadStatus  (replaces a running one)
+//   GET    /v1/workloads               → WorkloadStatus[]
+//   POST   /v1/workloads/:dg/:volume/verify → WorkloadStatus with `verify` filled in
+//   DELETE /v1/workloads/:dg/:volume   → WorkloadStatus (stopped)
+
+export const startWorkloadRequest = z.object({
+  writeRateBytesPerS: z.number().int().positive().nullable().default(1024 * 1024),
+  blockSizeBytes: z
+    .number()
+    .int()
+    .refine((n) => n >= 512 && n <= 1024 * 1024 && n % 512 === 0, 'block size must be a multiple of 512 B up to 1 MiB')
+    .default(4096),
+  pattern: z.enum(['random', 'sequential']).default('random'),
+  readShare: z.number().min(0).max(1).default(0),
+  depth: z.number().int().min(1).max(64).default(2),
+});
+export type StartWorkloadRequest = z.input<typeof startWorkloadRequest>;
+
+export const workloadStatus = z.object({
+  volume: z.string(),
+  running: z.boolean(),
+  options: startWorkloadRequest,
+  writes: z.number(),
+  reads: z.number(),
+  bytesWritten: z.number(),
+  errors: z.number(),
+  lastError: z.string().nullable(),
+  verify: z.object({ checked: z.number(), indeterminate: z.number(), lost: z.number(), at: z.string() }).nullable(),
+});
+export type WorkloadStatus = z.infer<typeof workloadStatus>;
