@@ -11,9 +11,10 @@
  * the agent has forgotten. A file that exists but does not parse stops the agent with the path
  * in the message; it is never silently replaced, since that would lose the volume configuration.
  */
-import { mkdir, open, readFile, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readFile, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { z } from 'zod';
+import { writeFileAtomic } from '../dataplane/durable-file';
 import { diskGroupReport, lunSeen } from '../protocol/agent-api';
 
 export const identitySchema = z.object({
@@ -113,25 +114,7 @@ async function readJson<T>(file: string, schema: z.ZodType<T>): Promise<T | unde
 }
 
 /** write temp → fsync → rename → fsync folder; see the invariant at the top of this file. */
-export async function writeFileAtomic(file: string, content: string, mode: number): Promise<void> {
-  const temp = `${file}.tmp-${process.pid}`;
-  await rm(temp, { force: true });
-  const handle = await open(temp, 'wx', mode);
-  try {
-    await handle.chmod(mode);
-    await handle.writeFile(content);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, file);
-  const folder = await open(path.dirname(file), 'r');
-  try {
-    await folder.sync();
-  } finally {
-    await folder.close();
-  }
-}
+export { writeFileAtomic };
 
 /** The size a LUN path really offers: a regular file's length, or undefined for devices. */
 export async function fileSizeBytes(file: string): Promise<number | undefined> {

@@ -10,6 +10,7 @@ export async function writeFileAtomic(file: string, content: string | Uint8Array
   await rm(temp, { force: true });
   const handle = await open(temp, 'wx', mode);
   try {
+    await handle.chmod(mode); // the mode given to open() is narrowed by the umask
     await handle.writeFile(content);
     await handle.sync();
   } finally {

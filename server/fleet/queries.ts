@@ -110,19 +110,22 @@ export async function listArrayLuns(db: Db, input: LunPageInput) {
   };
 }
 
+/** The host fields pages show (never the credential hash). */
+const hostColumns = {
+  id: hosts.id,
+  hostname: hosts.hostname,
+  state: hosts.state,
+  stateSince: hosts.stateSince,
+  lastHeartbeatAt: hosts.lastHeartbeatAt,
+  agentVersion: hosts.agentVersion,
+  agentUrl: hosts.agentUrl,
+  enrolledAt: hosts.enrolledAt,
+};
+
 /** Every host with its disk group and volume counts and the arrays its plexes live on. */
 export async function listHosts(db: Db) {
   const rows = await db
-    .select({
-      id: hosts.id,
-      hostname: hosts.hostname,
-      state: hosts.state,
-      stateSince: hosts.stateSince,
-      lastHeartbeatAt: hosts.lastHeartbeatAt,
-      agentVersion: hosts.agentVersion,
-      agentUrl: hosts.agentUrl,
-      enrolledAt: hosts.enrolledAt,
-    })
+    .select(hostColumns)
     .from(hosts)
     .orderBy(asc(hosts.hostname));
   const diskGroupCounts = await db.select({ hostId: diskGroups.hostId, n: count() }).from(diskGroups).groupBy(diskGroups.hostId);
@@ -148,16 +151,7 @@ export async function listHosts(db: Db) {
 /** One host with its storage stack: disk groups → volumes → plexes, each plex with its LUN and array. */
 export async function getHost(db: Db, hostId: string) {
   const [host] = await db
-    .select({
-      id: hosts.id,
-      hostname: hosts.hostname,
-      state: hosts.state,
-      stateSince: hosts.stateSince,
-      lastHeartbeatAt: hosts.lastHeartbeatAt,
-      agentVersion: hosts.agentVersion,
-      agentUrl: hosts.agentUrl,
-      enrolledAt: hosts.enrolledAt,
-    })
+    .select(hostColumns)
     .from(hosts)
     .where(eq(hosts.id, hostId));
   if (!host) throw new FleetError('not-found', `host ${hostId} does not exist`);
@@ -268,7 +262,7 @@ export async function overview(db: Db) {
   const migrationStates = await db.select({ state: migrations.state, n: count() }).from(migrations).groupBy(migrations.state);
   const recent = await listEvents(db, { limit: 10 });
   const attentionHosts = await db
-    .select({ id: hosts.id, hostname: hosts.hostname, state: hosts.state, stateSince: hosts.stateSince })
+    .select({ id: hosts.id, hostname: hosts.hostname, state: hosts.state, stateSince: hosts.stateSince, lastHeartbeatAt: hosts.lastHeartbeatAt })
     .from(hosts)
     .where(inArray(hosts.state, ['disconnected', 'fenced']))
     .orderBy(asc(hosts.stateSince));
