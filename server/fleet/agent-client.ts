@@ -1,11 +1,15 @@
 import 'server-only';
 import type { Db } from '@/db/open';
+import { z } from 'zod';
 import {
   apiError,
   inventory as inventorySchema,
+  migrationSample,
+  migrationStatus,
   type CreateVolumeRequest,
-  type Inventory,
   type MapLunRequest,
+  type MigrationAction,
+  type StartMigrationRequest,
 } from '@/server/protocol/agent-api';
 import { consoleKeyFor } from './console-secret';
 
@@ -30,7 +34,14 @@ export interface AgentTarget {
 const TIMEOUT_MS = 15_000;
 
 /** Calls one host's agent over its authenticated HTTP API. */
-export async function callAgent(db: Db, host: AgentTarget, method: string, path: string, body?: unknown): Promise<Inventory> {
+export async function callAgent<T = z.infer<typeof inventorySchema>>(
+  db: Db,
+  host: AgentTarget,
+  method: string,
+  path: string,
+  body?: unknown,
+  schema: z.ZodType<T> = inventorySchema as unknown as z.ZodType<T>,
+): Promise<T> {
   if (!host.agentUrl) throw new AgentCallError(`host ${host.hostname} has not reported an agent URL yet`, 'no-agent-url');
   const key = await consoleKeyFor(db, host.id);
   let response: Response;
@@ -50,7 +61,9 @@ export async function callAgent(db: Db, host: AgentTarget, method: string, path:
     const reason = parsed.success ? parsed.data.error : `HTTP ${response.status}`;
     throw new AgentCallError(`agent on ${host.hostname} refused ${method} ${path}: ${reason}`, parsed.success ? parsed.data.code : 'http', response.status);
   }
-  return inventorySchema.parse(payload);
+  const parsed = schema.safeParse(payload);
+  if (!parsed.success) throw new AgentCallError(`agent on ${host.hostname} answered ${method} ${path} with an unexpected body: ${z.prettifyError(parsed.error)}`, 'bad-reply');
+  return parsed.data;
 }
 
 export const agentClient = {
@@ -59,4 +72,12 @@ export const agentClient = {
     callAgent(db, host, 'PUT', `/v1/luns/${lunId}`, request),
   unmapLun: (db: Db, host: AgentTarget, lunId: string) => callAgent(db, host, 'DELETE', `/v1/luns/${lunId}`),
   createVolume: (db: Db, host: AgentTarget, request: CreateVolumeRequest) => callAgent(db, host, 'POST', '/v1/volumes', request),
+  startMigration: (db: Db, host: AgentTarget, request: StartMigrationRequest) => callAgent(db, host, 'POST', '/v1/migrations', request, migrationStatus),
+  migration: (db: Db, host: AgentTarget, id: string) => callAgent(db, host, 'GET', `/v1/migrations/${encodeURIComponent(id)}`, undefined, migrationStatus),
+  migrationSamples: (db: Db, host: AgentTarget, id: string, after?: string) =>
+    callAgent(db, host, 'GET', `/v1/migrations/${encodeURIComponent(id)}/samples${after ? `?after=${encodeURIComponent(after)}` : ''}`, undefined, z.array(migrationSample)),
+  migrationAction: (db: Db, host: AgentTarget, id: string, action: MigrationAction) =>
+    callAgent(db, host, 'POST', `/v1/migrations/${encodeURIComponent(id)}/${action}`, {}, migrationStatus),
+  setMigrationThrottle: (db: Db, host: AgentTarget, id: string, bytesPerS: number | null) =>
+    callAgent(db, host, 'PUT', `/v1/migrations/${encodeURIComponent(id)}/throttle`, { bytesPerS }, migrationStatus),
 };
