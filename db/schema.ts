@@ -228,9 +228,10 @@ export const migrations = pgTable(
     volumeId: uuid('volume_id')
       .notNull()
       .references(() => volumes.id),
-    sourceLunId: uuid('source_lun_id')
-      .notNull()
-      .references(() => luns.id),
+    /** Null once a completed migration has deleted its source LUN; the array and name stay for history. */
+    sourceLunId: uuid('source_lun_id').references(() => luns.id, { onDelete: 'set null' }),
+    sourceArrayId: uuid('source_array_id').references(() => arrays.id),
+    sourceLunName: text('source_lun_name'),
     targetArrayId: uuid('target_array_id')
       .notNull()
       .references(() => arrays.id),
@@ -249,6 +250,10 @@ export const migrations = pgTable(
     leaseOwner: text('lease_owner'),
     leaseEpoch: integer('lease_epoch').notNull().default(0),
     leaseExpiresAt: at('lease_expires_at'),
+    /** Set while the host's agent does not answer; the migration keeps its state meanwhile. */
+    agentUnreachableSince: at('agent_unreachable_since'),
+    /** The agent's last reported status of the job (passes, verification, sample). */
+    agentStatus: jsonb('agent_status').$type<Record<string, unknown>>(),
     createdBy: text('created_by').notNull(),
     createdAt: createdAt(),
     updatedAt: at('updated_at').notNull().defaultNow(),
