@@ -16,6 +16,8 @@ function readConfig() {
     /** `0` starts the console without the demo fleet. */
     demo: env.TERN_DEMO !== '0',
     demoSize: env.TERN_DEMO_SIZE === 'small' ? ('small' as const) : ('full' as const),
+    /** `0` leaves the demo's volumes idle (no synthetic application writing). */
+    demoWorkload: env.TERN_DEMO_WORKLOAD !== '0',
     /** An agent is `disconnected` once its last heartbeat is older than this. */
     heartbeatTimeoutMs: Number(env.TERN_HEARTBEAT_TIMEOUT_MS ?? 10_000),
     sessionTtlMs: Number(env.TERN_SESSION_TTL_HOURS ?? 12) * 3_600_000,

@@ -27,7 +27,8 @@ export class Workloads {
     const volume = await this.runtime.device(volumeName);
     if (!volume) throw new AgentRefusal(`no volume ${volumeName} on this host`, 404, 'no-volume');
     await this.stop(volumeName).catch(() => undefined);
-    const workload = new Workload(volume, options);
+    const range = options.rangeBytes ? { offset: 0, length: Math.min(options.rangeBytes, volume.sizeBytes) } : undefined;
+    const workload = new Workload(volume, { ...options, range });
     workload.start();
     this.byVolume.set(volumeName, { workload, options, running: true, verify: null });
     return this.status(volumeName);

@@ -3,9 +3,10 @@ import { readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { eq } from 'drizzle-orm';
 import type { Db } from '@/db/open';
-import { arrays, hosts } from '@/db/schema';
+import { arrays, hosts, volumes } from '@/db/schema';
 import { config } from '@/server/config';
 import type { Actor } from '@/server/events/log';
+import { agentClient } from '@/server/fleet/agent-client';
 import { createArray, createLun, mapLun } from '@/server/fleet/arrays';
 import { createEnrolmentToken } from '@/server/fleet/enrolment';
 import { createVolume } from '@/server/fleet/volumes';
@@ -25,22 +26,43 @@ export async function startDemoFleet(db: Db) {
   const root = path.join(config.dataDir, 'demo');
   const existing = await db.select({ id: arrays.id }).from(arrays).limit(1);
   if (existing.length > 0) {
-    await restartAgents(root);
-    return;
+    const hostnames = await restartAgents(root);
+    await Promise.all(hostnames.map((hostname) => waitForHost(db, hostname)));
+  } else {
+    const plan = demoPlan(config.demoSize);
+    logger.info('building the demo fleet', { arrays: plan.arrays.length, hosts: plan.hosts.length, folder: root });
+    await buildFleet(db, root, plan);
+    logger.info('demo fleet ready');
   }
-  const plan = demoPlan(config.demoSize);
-  logger.info('building the demo fleet', { arrays: plan.arrays.length, hosts: plan.hosts.length, folder: root });
-  await buildFleet(db, root, plan);
-  logger.info('demo fleet ready');
+  if (config.demoWorkload) await startWorkloads(db);
 }
 
-async function restartAgents(root: string) {
+/**
+ * A gentle application on every demo volume, so there is something to watch: 64 KiB/s of 4 KiB
+ * random writes within the first 32 MiB of each volume, which bounds what the demo writes to disk
+ * however long it runs.
+ */
+async function startWorkloads(db: Db) {
+  const rows = await db
+    .select({ volume: volumes.nbdExport, hostId: hosts.id, hostname: hosts.hostname, agentUrl: hosts.agentUrl })
+    .from(volumes)
+    .innerJoin(hosts, eq(hosts.id, volumes.hostId));
+  for (const row of rows) {
+    await agentClient
+      .startWorkload(db, { id: row.hostId, hostname: row.hostname, agentUrl: row.agentUrl }, row.volume, { writeRateBytesPerS: 64 * 1024, depth: 1, rangeBytes: 32 * MiB })
+      .catch((error: unknown) => logger.warn('demo workload did not start', { volume: row.volume, host: row.hostname, error: (error as Error).message }));
+  }
+  logger.info('demo workloads running', { volumes: rows.length });
+}
+
+async function restartAgents(root: string): Promise<string[]> {
   const agentsDir = path.join(root, 'agents');
   const hostnames = await readdir(agentsDir).catch(() => [] as string[]);
   for (const hostname of hostnames) {
     await startDemoAgent({ hostname, dataDir: path.join(agentsDir, hostname), consoleUrl: config.publicUrl });
   }
   logger.info('demo agents restarted', { count: hostnames.length });
+  return hostnames;
 }
 
 async function buildFleet(db: Db, root: string, plan: DemoPlan) {

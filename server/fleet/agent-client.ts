@@ -10,6 +10,8 @@ import {
   type MapLunRequest,
   type MigrationAction,
   type StartMigrationRequest,
+  type StartWorkloadRequest,
+  workloadStatus,
 } from '@/server/protocol/agent-api';
 import { consoleKeyFor } from './console-secret';
 
@@ -78,6 +80,8 @@ export const agentClient = {
     callAgent(db, host, 'GET', `/v1/migrations/${encodeURIComponent(id)}/samples${after ? `?after=${encodeURIComponent(after)}` : ''}`, undefined, z.array(migrationSample)),
   migrationAction: (db: Db, host: AgentTarget, id: string, action: MigrationAction) =>
     callAgent(db, host, 'POST', `/v1/migrations/${encodeURIComponent(id)}/${action}`, {}, migrationStatus),
+  startWorkload: (db: Db, host: AgentTarget, volume: string, request: StartWorkloadRequest) =>
+    callAgent(db, host, 'PUT', `/v1/workloads/${volume.split('/').map(encodeURIComponent).join('/')}`, request, workloadStatus),
   setMigrationThrottle: (db: Db, host: AgentTarget, id: string, bytesPerS: number | null) =>
     callAgent(db, host, 'PUT', `/v1/migrations/${encodeURIComponent(id)}/throttle`, { bytesPerS }, migrationStatus),
 };

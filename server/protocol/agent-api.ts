@@ -224,6 +224,8 @@ export const startWorkloadRequest = z.object({
   pattern: z.enum(['random', 'sequential']).default('random'),
   readShare: z.number().min(0).max(1).default(0),
   depth: z.number().int().min(1).max(64).default(2),
+  /** Only the first this many bytes of the volume are used (bounds what a long-running demo writes). */
+  rangeBytes: z.number().int().positive().nullable().default(null),
 });
 export type StartWorkloadRequest = z.input<typeof startWorkloadRequest>;
 
