@@ -27,6 +27,8 @@ async function start() {
   }
   const { startLivenessMonitor } = await import('@/server/fleet/hosts');
   startLivenessMonitor(db);
+  const { startReconciler } = await import('@/server/engine/reconciler');
+  startReconciler(db);
   if (config.demo) {
     const { startDemoFleet } = await import('@/server/demo/fleet');
     // In the background: agents enrol over HTTP, which needs this server to be listening.

@@ -1,6 +1,6 @@
 import 'server-only';
 import { EventEmitter, on } from 'node:events';
-import type { events, hosts } from '@/db/schema';
+import type { events, hosts, migrationSamples, migrationState } from '@/db/schema';
 
 export type EventRow = typeof events.$inferSelect;
 export type HostRow = typeof hosts.$inferSelect;
@@ -18,9 +18,20 @@ export interface HostChange {
   inventoryChanged: boolean;
 }
 
+export type MigrationSampleRow = typeof migrationSamples.$inferSelect;
+
+/** A migration's state change, with the event row that records it (its id is the stream position). */
+export interface MigrationChange {
+  id: string;
+  state: (typeof migrationState.enumValues)[number];
+  event: EventRow;
+}
+
 interface BusEvents {
   event: [EventRow];
   host: [HostChange];
+  migration: [MigrationChange];
+  sample: [MigrationSampleRow];
 }
 
 /**

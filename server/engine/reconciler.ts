@@ -1,0 +1,59 @@
+import 'server-only';
+/**
+ * Owns the engine's loop: every second, each migration that has not ended is claimed (or its
+ * lease renewed) and advanced by one step. State lives in the database and on the agents, so a
+ * restarted console simply resumes: it re-attaches to the jobs the agents kept running.
+ */
+import { notInArray } from 'drizzle-orm';
+import type { Db } from '@/db/open';
+import { migrations } from '@/db/schema';
+import { logger } from '@/server/log';
+import { claimLease, engineInstanceId } from './lease';
+import { TERMINAL_STATES } from './migration-states';
+import { runStep } from './steps';
+
+/** One pass over every live migration; resolves when each has had its step. */
+export async function reconcileOnce(db: Db, owner = engineInstanceId): Promise<void> {
+  const live = await db
+    .select({ id: migrations.id })
+    .from(migrations)
+    .where(notInArray(migrations.state, [...TERMINAL_STATES, 'planned']));
+  await Promise.all(
+    live.map(async ({ id }) => {
+      try {
+        const row = await claimLease(db, id, owner);
+        if (row) await runStep(db, row);
+      } catch (error) {
+        logger.warn('migration step failed; retrying next tick', { migrationId: id, error: (error as Error).message });
+      }
+    }),
+  );
+}
+
+const holder = globalThis as unknown as { ternReconciler?: { stop: () => Promise<void> } };
+
+/** Runs reconcileOnce every intervalMs, once per process; returns a stop that waits for the tick in flight. */
+export function startReconciler(db: Db, intervalMs = 1_000): () => Promise<void> {
+  if (holder.ternReconciler) return holder.ternReconciler.stop;
+  let timer: NodeJS.Timeout | undefined;
+  let stopped = false;
+  let inFlight: Promise<void> = Promise.resolve();
+  const tick = () => {
+    inFlight = reconcileOnce(db)
+      .catch((error: unknown) => logger.error('reconciler tick failed', { error: (error as Error).message }))
+      .finally(() => {
+        if (!stopped) timer = setTimeout(tick, intervalMs).unref();
+      });
+  };
+  const reconciler = {
+    stop: async () => {
+      stopped = true;
+      clearTimeout(timer);
+      if (holder.ternReconciler === reconciler) holder.ternReconciler = undefined;
+      await inFlight;
+    },
+  };
+  holder.ternReconciler = reconciler;
+  timer = setTimeout(tick, intervalMs).unref();
+  return reconciler.stop;
+}

@@ -1,0 +1,232 @@
+import 'server-only';
+/**
+ * Owns the one step the reconciler runs for a migration in each state. Every step is idempotent:
+ * it reads what exists (target LUN by its deterministic name, mapping, agent job) and does only
+ * what is missing, so a step cut short by a crash is simply run again. No transaction is held
+ * across an agent call; state changes go through `transition`, guarded by the lease epoch.
+ */
+import { and, count, eq, inArray } from 'drizzle-orm';
+import type { Db } from '@/db/open';
+import { arrays, hosts, lunMappings, luns, migrations, volumes } from '@/db/schema';
+import { ArrayError, openDriver } from '@/server/arrays';
+import type { EventRow } from '@/server/events/bus';
+import { appendEvent, publishEvents, type Actor } from '@/server/events/log';
+import { AgentCallError, agentClient, type AgentTarget } from '@/server/fleet/agent-client';
+import { createLun, isMapped, mapLun } from '@/server/fleet/arrays';
+import { formatBytes } from '@/server/format';
+import { causeOf, consoleState, progressOf } from './agent-status';
+import type { CutoverPolicy, MigrationRow } from './create';
+import { underLease } from './lease';
+import type { MigrationState } from './migration-states';
+import { ingestSamples } from './samples';
+import { transition } from './transition';
+
+export const engineActor: Actor = { kind: 'system', name: 'engine' };
+
+/** Migrations a host may run at once (vSphere's per-host cost); the full scheduler is a later issue. */
+export const HOST_CONCURRENCY = 2;
+const ADMITTED: MigrationState[] = ['preparing', 'syncing', 'copying', 'ready', 'cutting-over', 'verifying', 'verified', 'committing'];
+
+/** The target LUN's name, derived from the migration id so that a retried prepare finds it. */
+export const targetLunName = (migrationId: string) => `mig-${migrationId}`;
+
+interface Context {
+  row: MigrationRow;
+  host: AgentTarget & { state: string };
+  volume: { id: string; nbdExport: string; sizeBytes: number; regionSizeBytes: number };
+}
+
+async function context(db: Db, row: MigrationRow): Promise<Context> {
+  const [found] = await db
+    .select({
+      host: { id: hosts.id, hostname: hosts.hostname, agentUrl: hosts.agentUrl, state: hosts.state },
+      volume: { id: volumes.id, nbdExport: volumes.nbdExport, sizeBytes: volumes.sizeBytes, regionSizeBytes: volumes.regionSizeBytes },
+    })
+    .from(volumes)
+    .innerJoin(hosts, eq(hosts.id, volumes.hostId))
+    .where(eq(volumes.id, row.volumeId));
+  if (!found) throw new Error(`migration ${row.id}: volume ${row.volumeId} is gone`);
+  return { row, ...found };
+}
+
+/** Runs the step for the migration's state; an unreachable agent is recorded, not acted on. */
+export async function runStep(db: Db, row: MigrationRow): Promise<void> {
+  const ctx = await context(db, row);
+  try {
+    switch (row.state) {
+      case 'queued':
+        return await admit(db, ctx);
+      case 'preparing':
+        return await prepare(db, ctx);
+      case 'committing':
+        return await releaseSource(db, ctx);
+      case 'paused':
+        // Paused before the agent had the job: nothing runs anywhere until resumed.
+        if (!row.agentStatus) return;
+        return await follow(db, ctx);
+      default:
+        return await follow(db, ctx);
+    }
+  } catch (error) {
+    if (error instanceof AgentCallError && error.code === 'unreachable') return markUnreachable(db, ctx, error);
+    throw error;
+  }
+}
+
+async function admit(db: Db, { row, host }: Context) {
+  const [running] = await db
+    .select({ n: count() })
+    .from(migrations)
+    .innerJoin(volumes, eq(volumes.id, migrations.volumeId))
+    .where(and(eq(volumes.hostId, host.id), inArray(migrations.state, ADMITTED)));
+  const n = running?.n ?? 0;
+  if (n >= HOST_CONCURRENCY) return;
+  await transition(db, row, {
+    to: 'preparing',
+    cause: `admitted: host ${host.hostname} runs ${n} of ${HOST_CONCURRENCY} migrations`,
+    actor: engineActor,
+    guard: underLease(row),
+  });
+}
+
+/** Target LUN on the target array, mapped to the host, job started on the agent. */
+async function prepare(db: Db, ctx: Context) {
+  const { row, host, volume } = ctx;
+  const name = targetLunName(row.id);
+  let [lun] = await db.select().from(luns).where(and(eq(luns.arrayId, row.targetArrayId), eq(luns.name, name)));
+  if (!lun) {
+    const [array] = await db.select().from(arrays).where(eq(arrays.id, row.targetArrayId));
+    if (!array) throw new Error(`migration ${row.id}: target array ${row.targetArrayId} is gone`);
+    // A crash between the driver's create and the row's insert leaves a LUN only the array knows:
+    // no job can have used it (the agent learns of a LUN by its row id), so start it afresh.
+    const driver = openDriver(array);
+    if ((await driver.listLuns()).some((l) => l.name === name)) await driver.deleteLun(name);
+    lun = await createLun(db, engineActor, { arrayId: array.id, name, sizeBytes: volume.sizeBytes });
+  }
+  if (row.targetLunId !== lun.id) {
+    await db.update(migrations).set({ targetLunId: lun.id, updatedAt: new Date() }).where(and(eq(migrations.id, row.id), underLease(row)));
+  }
+  if (!(await isMapped(db, lun.id, host.id))) await mapLun(db, engineActor, { lunId: lun.id, hostId: host.id });
+  const policy = row.cutoverPolicy as Partial<CutoverPolicy>;
+  let status;
+  try {
+    status = await agentClient.startMigration(db, host, {
+      id: row.id,
+      volume: volume.nbdExport,
+      targetLunId: lun.id,
+      strategy: row.strategy,
+      throttleBytesPerS: row.throttleBytesPerS,
+      cutover: policy.mode === 'manual' ? 'manual' : 'auto',
+    });
+  } catch (error) {
+    if (!(error instanceof AgentCallError && error.code === 'migration-exists')) throw error;
+    status = await agentClient.migration(db, host, row.id);
+  }
+  const to = consoleState(status, row.strategy === 'mirror' ? 'syncing' : 'copying');
+  await transition(db, row, {
+    to,
+    cause: `${volume.nbdExport}: target LUN ${name} (${formatBytes(lun.sizeBytes)}) mapped to ${host.hostname}; agent started the ${row.strategy} job`,
+    actor: engineActor,
+    patch: { targetLunId: lun.id, agentUnreachableSince: null, ...progressOf(status, volume.regionSizeBytes) },
+    guard: underLease(row),
+  });
+}
+
+/** Follows a running job: state, progress and samples from the agent; auto-commit when verified. */
+async function follow(db: Db, ctx: Context) {
+  const { row, host, volume } = ctx;
+  const status = await agentClient.migration(db, host, row.id);
+  await ingestSamples(db, row.id, host);
+  const to = consoleState(status, row.state);
+  const patch = { ...progressOf(status, volume.regionSizeBytes), agentUnreachableSince: null };
+  let current: MigrationRow | undefined = row;
+  if (to === row.state) {
+    await db.update(migrations).set({ ...patch, updatedAt: new Date() }).where(and(eq(migrations.id, row.id), eq(migrations.state, row.state), underLease(row)));
+    if (row.agentUnreachableSince) await recordReachable(db, row, host);
+  } else {
+    current = await transition(db, row, { to, cause: causeOf(status, to), actor: engineActor, patch, guard: underLease(row) });
+  }
+  const policy = row.cutoverPolicy as Partial<CutoverPolicy>;
+  if (current?.state === 'verified' && status.phase === 'verified' && policy.commit === 'auto' && status.verify?.ok) {
+    const committed = await agentClient.migrationAction(db, host, row.id, 'commit');
+    const next = consoleState(committed, current.state);
+    if (next !== current.state) {
+      await transition(db, current, { to: next, cause: `${causeOf(committed, next)} (commit is automatic for this migration)`, actor: engineActor, patch: progressOf(committed, volume.regionSizeBytes), guard: underLease(row) });
+    }
+  }
+}
+
+/** After the agent committed: the source LUN is unmapped from the host and deleted on its array. */
+async function releaseSource(db: Db, { row, host, volume }: Context) {
+  const status = await agentClient.migration(db, host, row.id);
+  if (status.phase !== 'committed') return;
+  const [source] = row.sourceLunId ? await db.select().from(luns).where(eq(luns.id, row.sourceLunId)) : [];
+  const [array] = source ? await db.select().from(arrays).where(eq(arrays.id, source.arrayId)) : [];
+  if (source && array) {
+    await agentClient.unmapLun(db, host, source.id);
+    const driver = openDriver(array);
+    await ignoreMissing(driver.unmapLun(source.name, host.id));
+    await ignoreMissing(driver.deleteLun(source.name));
+  }
+  await transition(db, row, {
+    to: 'completed',
+    cause: `${volume.nbdExport} now lives on the target LUN; source LUN ${row.sourceLunName ?? '?'} unmapped from ${host.hostname} and deleted`,
+    actor: engineActor,
+    patch: { completedAt: new Date(), agentStatus: status as unknown as Record<string, unknown>, dirtyBytes: 0, etaSeconds: null, agentUnreachableSince: null },
+    guard: underLease(row),
+    within: async (tx) => {
+      if (!source || !array) return [];
+      await tx.delete(lunMappings).where(eq(lunMappings.lunId, source.id));
+      await tx.delete(luns).where(eq(luns.id, source.id));
+      const event: EventRow = await appendEvent(tx, {
+        kind: 'lun.deleted',
+        actor: engineActor,
+        object: { kind: 'lun', id: source.id, name: `${array.name}/${source.name}` },
+        message: `LUN ${array.name}/${source.name} deleted: migration of ${volume.nbdExport} committed`,
+        before: { arrayId: array.id, name: source.name, wwn: source.wwn, sizeBytes: source.sizeBytes },
+      });
+      return [event];
+    },
+  });
+}
+
+async function ignoreMissing(promise: Promise<unknown>) {
+  try {
+    await promise;
+  } catch (error) {
+    if (!(error instanceof ArrayError && error.code === 'not-found')) throw error;
+  }
+}
+
+async function markUnreachable(db: Db, { row }: Context, error: AgentCallError) {
+  if (row.agentUnreachableSince) return;
+  const event = await db.transaction(async (tx) => {
+    const [updated] = await tx
+      .update(migrations)
+      .set({ agentUnreachableSince: new Date() })
+      .where(and(eq(migrations.id, row.id), underLease(row)))
+      .returning({ id: migrations.id });
+    if (!updated) return undefined;
+    return appendEvent(tx, {
+      kind: 'migration.agent-unreachable',
+      severity: 'warning',
+      actor: engineActor,
+      object: { kind: 'migration', id: row.id },
+      message: `${error.message}; the migration stays ${row.state} and continues when the agent answers`,
+    });
+  });
+  if (event) publishEvents(event);
+}
+
+async function recordReachable(db: Db, row: MigrationRow, host: AgentTarget) {
+  const since = row.agentUnreachableSince;
+  if (!since) return;
+  publishEvents(
+    await appendEvent(db, {
+      kind: 'migration.agent-reachable',
+      actor: engineActor,
+      object: { kind: 'migration', id: row.id },
+      message: `agent on ${host.hostname} answers again after ${Math.round((Date.now() - since.getTime()) / 1000)} s`,
+    }),
+  );
+}
