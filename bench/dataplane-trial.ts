@@ -149,7 +149,7 @@ function trialNote(strategy: Strategy, ended: JobPhase | 'timed out', status: Mi
   if (ended === 'timed out') return `did not finish within the time limit (phase ${status.phase}, ${status.regionsDirty} regions dirty)`;
   if (ended !== 'verified') return `${ended}: ${status.error ?? status.result ?? 'no reason given'}`;
   if (status.verify && !status.verify.ok) return `verification found ${status.verify.mismatchedRegions.length} mismatched regions`;
-  if (status.strategy !== strategy) return `switched to ${status.strategy} (${status.result ?? ''})`;
+  if (status.strategy !== strategy) return `not converging, switched to ${status.strategy}`;
   return null;
 }
 
