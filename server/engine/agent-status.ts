@@ -55,7 +55,7 @@ export function causeOf(status: MigrationStatus, to: MigrationState): string {
   switch (to) {
     case 'syncing':
     case 'copying':
-      return `${volume}: agent reports ${status.phase}, pass ${status.pass}${status.switched ? ` (switched from ${status.originalStrategy} to ${status.strategy})` : ''}`;
+      return `${volume}: agent reports ${status.phase}, pass ${status.pass}${status.strategy !== status.originalStrategy ? ` (changed from ${status.originalStrategy} to ${status.strategy}: the pre-copy did not converge)` : ''}`;
     case 'ready':
       return `${volume}: converged after pass ${status.pass}; waiting for "cut over now"`;
     case 'paused':

@@ -13,6 +13,8 @@ import type { Db, OpenDatabase } from '@/db/open';
 import { arrays, events, hosts, luns, migrationSamples, migrations, plexes, volumes } from '@/db/schema';
 import { openDriver } from '@/server/arrays';
 import type { Actor } from '@/server/events/log';
+import { createCaller } from '@/server/api/root';
+import type { Role } from '@/server/auth/sessions';
 import { agentRoutes } from '@/server/fleet/agent-routes';
 import { createArray, createLun, mapLun } from '@/server/fleet/arrays';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
@@ -46,6 +48,7 @@ async function waitFor<T>(what: string, probe: () => Promise<T | undefined | fal
   }
 }
 
+const caller = (role: Role) => createCaller({ db, user: { id: 'u-test', username: 'tester', role }, sessionToken: undefined, secure: false });
 const migrationRow = async (id: string) => (await db.select().from(migrations).where(eq(migrations.id, id)))[0]!;
 
 /** Runs reconciler ticks until the migration reaches one of `states`. */
@@ -70,12 +73,13 @@ async function agentFetch(method: string, pathname: string, body?: unknown) {
   return (await response.json()) as { verify: { lost: number; checked: number } | null; writes: number };
 }
 
-async function volumeOnArray1(name: string) {
+/** `hotBytes` bounds the part of the volume the workload writes (a pre-copy converges on a small hot set). */
+async function volumeOnArray1(name: string, hotBytes: number | null = null) {
   const lun = await createLun(db, actor, { arrayId: arrayIds['ARR-01']!, name: `src-${name}`, sizeBytes: 16 * MiB });
   await mapLun(db, actor, { lunId: lun.id, hostId });
   await createVolume(db, actor, { hostId, lunId: lun.id, diskGroup: 'dg', name, sizeBytes: 16 * MiB });
   const [volume] = await db.select().from(volumes).where(and(eq(volumes.hostId, hostId), eq(volumes.name, name)));
-  await agentFetch('PUT', `/v1/workloads/dg/${name}`, { writeRateBytesPerS: MiB });
+  await agentFetch('PUT', `/v1/workloads/dg/${name}`, { writeRateBytesPerS: MiB, rangeBytes: hotBytes });
   return { volume: volume!, sourceLun: lun };
 }
 
@@ -130,6 +134,8 @@ describe('migration engine', () => {
     await expect(migrationAction(db, actor, created.id, 'commit')).rejects.toThrow(
       /cannot commit a migration that is copying; commit releases the source, so it waits for a verified cutover\. Valid now: pause, cancel, setThrottle, cutover, rollback/,
     );
+    await expect(caller('operator').migrations.commit({ id: created.id })).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/cannot commit a migration that is copying/) });
+    await expect(caller('viewer').migrations.cancel({ id: created.id })).rejects.toMatchObject({ code: 'FORBIDDEN' });
     expect(await migrationRow(created.id)).toEqual(copying);
     const cancelled = await migrationAction(db, actor, created.id, 'cancel');
     expect(cancelled.state).toBe('cancelled');
@@ -140,12 +146,13 @@ describe('migration engine', () => {
   });
 
   it.each(['precopy', 'mirror'] as const)('moves a volume with %s while it is written, releases the source and loses nothing', async (strategy) => {
-    const { volume, sourceLun } = await volumeOnArray1(`vol-${strategy}`);
-    const created = await createMigration(db, actor, migrationInput(volume.id, { strategy }));
+    const { volume, sourceLun } = await volumeOnArray1(`vol-${strategy}`, strategy === 'precopy' ? MiB / 2 : null);
+    const created = await createMigration(db, actor, migrationInput(volume.id, { strategy, throttleBytesPerS: 8 * MiB }));
     expect(created.state).toBe('queued');
     const done = await reconcileUntil(created.id, ['completed']);
     expect(done.completedAt).toBeInstanceOf(Date);
     expect(done.bytesCopied).toBeGreaterThanOrEqual(16 * MiB);
+    expect(done.agentStatus?.strategy, 'the pre-copy converged without falling back to mirror').toBe(strategy);
 
     const [target] = await db.select().from(luns).where(eq(luns.id, done.targetLunId!));
     expect(target).toMatchObject({ arrayId: arrayIds['ARR-02'], name: targetLunName(created.id) });
@@ -163,6 +170,22 @@ describe('migration engine', () => {
     const expected = ['migration.created', 'migration.preparing', running, 'migration.verified', 'migration.committing', 'migration.completed'];
     expect(kinds.filter((kind) => expected.includes(kind))).toEqual(expected);
     expect((await db.select({ n: count() }).from(migrationSamples).where(eq(migrationSamples.migrationId, created.id)))[0]?.n).toBeGreaterThan(0);
+
+    const viewer = caller('viewer');
+    expect((await viewer.migrations.list()).find((m) => m.id === created.id)).toMatchObject({
+      state: 'completed',
+      hostname: 'engine-host',
+      nbdExport: `dg/vol-${strategy}`,
+      sourceArrayName: 'ARR-01',
+      targetArrayName: 'ARR-02',
+      allowedActions: [],
+    });
+    const detail = await viewer.migrations.get({ id: created.id });
+    expect(detail.passes.length).toBeGreaterThan(0);
+    expect(detail.verify?.ok).toBe(true);
+    const samples = await viewer.migrations.samples({ id: created.id });
+    expect(samples.length).toBeGreaterThan(0);
+    expect(await viewer.migrations.samples({ id: created.id, sinceId: samples.at(-1)!.id })).toEqual([]);
 
     await agentFetch('DELETE', `/v1/workloads/dg/vol-${strategy}`);
     const verified = await agentFetch('POST', `/v1/workloads/dg/vol-${strategy}/verify`);
