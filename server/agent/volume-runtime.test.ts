@@ -77,6 +77,8 @@ describe('volume runtime', () => {
     const reopened = new VolumeRuntime(await VolumeManager.open(dataDir), dataDir.dir, quiet);
     await reopened.open();
     expect((await reopened.device('dg/vol'))?.primary.lunPath).toBe(target.path);
+    // The console may ask how the job ended after the agent restarted.
+    expect(reopened.get(`m-${strategy}`)).toMatchObject({ phase: 'committed', switched: true, regionsTotal: 128, verify: { ok: true } });
     expect((await verifyLedger((await reopened.device('dg/vol'))!, workload.ledger())).lost).toEqual([]);
     await reopened.close();
   });

@@ -21,6 +21,8 @@ const FINAL: JobPhase[] = ['committed', 'rolled-back', 'cancelled', 'failed'];
 export class VolumeRuntime {
   private readonly volumes = new Map<string, Volume>();
   private readonly jobs = new Map<string, MigrationJob>();
+  /** Jobs that ended before this process started: the console may still ask how they ended. */
+  private readonly finished = new Map<string, MigrationStatus>();
   readonly jobsDir: string;
 
   constructor(
@@ -77,7 +79,10 @@ export class VolumeRuntime {
 
   private async resumeJob(id: string) {
     const status = await MigrationJob.peek(this.jobsDir, id);
-    if (FINAL.includes(status.phase)) return;
+    if (FINAL.includes(status.phase)) {
+      this.finished.set(id, describeStatus(await MigrationJob.finishedStatus(this.jobsDir, id)));
+      return;
+    }
     const volume = await this.device(status.volume);
     if (!volume) throw new Error(`migration ${id} names volume ${status.volume}, which this host no longer has`);
     const job = await MigrationJob.resume(volume, this.jobsDir, id);
@@ -130,11 +135,12 @@ export class VolumeRuntime {
   }
 
   list(): MigrationStatus[] {
-    return [...this.jobs.values()].map((job) => this.describe(job));
+    return [...[...this.jobs.values()].map((job) => this.describe(job)), ...this.finished.values()];
   }
 
   get(id: string): MigrationStatus {
-    return this.describe(this.job(id));
+    const finished = this.finished.get(id);
+    return finished ?? this.describe(this.job(id));
   }
 
   samples(id: string, after?: string) {
@@ -189,31 +195,7 @@ export class VolumeRuntime {
   }
 
   private describe(job: MigrationJob): MigrationStatus {
-    const { status } = job;
-    return {
-      id: status.id,
-      volume: status.volume,
-      strategy: status.strategy,
-      originalStrategy: status.originalStrategy,
-      phase: status.phase,
-      switched: status.switched,
-      pass: status.pass,
-      paused: status.paused,
-      source: status.source,
-      target: status.target,
-      throttleBytesPerS: status.throttleBytesPerS,
-      bytesCopied: status.bytesCopied,
-      regionsTotal: status.regionsTotal,
-      regionsDirty: status.regionsDirty,
-      passes: status.passes.slice(-50),
-      verify: status.verify,
-      result: status.result,
-      error: status.error,
-      cutoverPauseMs: status.cutoverPauseMs,
-      restarts: status.restarts,
-      recopiedAfterRestartRegions: status.recopiedAfterRestartRegions,
-      sample: status.sample,
-    };
+    return describeStatus(job.status);
   }
 
   /** Keeps the volume configuration in step with the job's phase. */
@@ -246,4 +228,31 @@ function nextPlexName(volume: VolumeReport): string {
     const name = `${volume.name}-${String(n).padStart(2, '0')}`;
     if (!volume.plexes.some((plex) => plex.name === name)) return name;
   }
+}
+
+function describeStatus(status: MigrationJob['status']): MigrationStatus {
+  return {
+    id: status.id,
+    volume: status.volume,
+    strategy: status.strategy,
+    originalStrategy: status.originalStrategy,
+    phase: status.phase,
+    switched: status.switched,
+    pass: status.pass,
+    paused: status.paused,
+    source: status.source,
+    target: status.target,
+    throttleBytesPerS: status.throttleBytesPerS,
+    bytesCopied: status.bytesCopied,
+    regionsTotal: status.regionsTotal,
+    regionsDirty: status.regionsDirty,
+    passes: status.passes.slice(-50),
+    verify: status.verify,
+    result: status.result,
+    error: status.error,
+    cutoverPauseMs: status.cutoverPauseMs,
+    restarts: status.restarts,
+    recopiedAfterRestartRegions: status.recopiedAfterRestartRegions,
+    sample: status.sample,
+  };
 }

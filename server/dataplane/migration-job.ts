@@ -132,6 +132,7 @@ interface PersistedState {
   cutoverPauseMs: number | null;
   restarts: number;
   recopiedAfterRestartRegions: number[];
+  regionsTotal?: number;
 }
 
 const COPY_CHUNK_REGIONS = 16;
@@ -188,6 +189,12 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     return { volume: state.volume, phase: state.phase, switched: state.switched };
   }
 
+  /** The status of a job that has ended (committed, rolled back, cancelled, failed), from its state file. */
+  static async finishedStatus(stateDir: string, id: string) {
+    const state = JSON.parse(await readFile(MigrationJob.stateFileFor(stateDir, id), 'utf8')) as PersistedState;
+    return { ...state, regionsTotal: state.regionsTotal ?? 0, regionsDirty: 0, sample: null };
+  }
+
   static async exists(stateDir: string, id: string): Promise<boolean> {
     return readFile(MigrationJob.stateFileFor(stateDir, id)).then(
       () => true,
@@ -229,6 +236,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       cutoverPauseMs: null,
       restarts: 0,
       recopiedAfterRestartRegions: [],
+      regionsTotal: volume.regionCount,
     };
     const job = new MigrationJob(volume, volume.primary, target, drl, state, stateFile);
     await job.persist();
