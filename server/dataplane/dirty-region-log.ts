@@ -108,6 +108,11 @@ export class DirtyRegionLog {
     return this.memory.count;
   }
 
+  /** Whether the log names a region (marked, or cleared but not yet flushed). */
+  has(region: number): boolean {
+    return this.memory.has(region);
+  }
+
   /** Marks regions first..last; resolves once the marks are durable. */
   mark(first: number, last: number): Promise<void> {
     let needsFlush = false;

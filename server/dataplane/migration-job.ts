@@ -136,13 +136,16 @@ interface PersistedState {
 }
 
 const COPY_CHUNK_REGIONS = 16;
-const CHECKPOINT_INTERVAL_MS = 500;
+const CHECKPOINT_INTERVAL_MS = 1000;
+const HOT_REGION_MS = 3000;
 
 export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [JobPhase]; error: [Error] }> {
   private state: PersistedState;
   private dirty: RegionBitmap;
   private readonly generation: Uint32Array;
   private readonly inFlight: Uint16Array;
+  /** When each region was last written (performance.now() ms), so hot regions stay in the DRL. */
+  private readonly lastWriteMs: Float64Array;
   private readonly copying: RegionBitmap;
   private readonly copyBucket: TokenBucket;
   private readonly writeBucket: TokenBucket;
@@ -174,6 +177,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.dirty = drl.snapshot();
     this.generation = new Uint32Array(volume.regionCount);
     this.inFlight = new Uint16Array(volume.regionCount);
+    this.lastWriteMs = new Float64Array(volume.regionCount).fill(Number.NEGATIVE_INFINITY); // never written
     this.copying = new RegionBitmap(volume.regionCount);
     this.copyBucket = new TokenBucket(state.throttleBytesPerS);
     this.writeBucket = new TokenBucket(state.writeThrottleBytesPerS);
@@ -414,7 +418,9 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         // Whether the write reached the target decides, not the strategy now: a write that began
         // before a pre-copy turned into a mirror went to the source alone.
         const reachedTarget = mirrored.includes(job.target);
+        const now = performance.now();
         for (let region = first; region <= last; region++) {
+          job.lastWriteMs[region] = now;
           job.generation[region] = (job.generation[region] ?? 0) + 1;
           job.inFlight[region] = (job.inFlight[region] ?? 1) - 1;
           if (!job.state.switched && !reachedTarget && job.dirty.add(region)) job.passDirtiedRegions++;
@@ -544,10 +550,16 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     }
   }
 
-  /** Clears DRL bits of regions proven equal: flush both plexes, then clear what no write touched meanwhile. */
+  /**
+   * Clears DRL bits of regions proven equal: flush both plexes, then clear what no write touched
+   * meanwhile. Regions written in the last few seconds keep their bit, as VxVM's DRL keeps active
+   * regions marked: the next write there would only have to mark them again, and wait for it.
+   */
   private async cleanDrl() {
     const candidates: { region: number; generation: number }[] = [];
+    const quietSince = performance.now() - HOT_REGION_MS;
     for (const region of this.drl.snapshot()) {
+      if ((this.lastWriteMs[region] ?? Number.NEGATIVE_INFINITY) > quietSince) continue;
       if (!this.dirty.has(region) && !this.copying.has(region) && (this.inFlight[region] ?? 0) === 0) candidates.push({ region, generation: this.generation[region] ?? 0 });
     }
     if (candidates.length === 0) return;
@@ -609,6 +621,11 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
    */
   private async switchToTarget(): Promise<boolean> {
     this.setPhase('cutting-over');
+    // Everything that need not happen with writes held happens before: the rollback log exists
+    // and the target is flushed, so the pause holds only the last copy, a small flush and the
+    // state-file write that records the switch.
+    this.rollbackLog ??= await DirtyRegionLog.open(path.join(path.dirname(this.stateFile), `job-${this.state.id}.rollback.drl`), this.volume.regionCount, this.volume.regionSizeBytes, 'none');
+    await this.target.sync();
     const started = performance.now();
     await this.volume.pauseWrites();
     try {
@@ -622,7 +639,6 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         await this.copyRegionRange(region, last, this.source, this.target, false);
       }
       await this.target.sync();
-      this.rollbackLog = await DirtyRegionLog.open(path.join(path.dirname(this.stateFile), `job-${this.state.id}.rollback.drl`), this.volume.regionCount, this.volume.regionSizeBytes, 'none');
       this.state.switched = true;
       this.state.switchedAt = new Date().toISOString();
       this.state.cutoverPauseMs = Math.round(performance.now() - started);
@@ -651,7 +667,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       const offset = region * regionSize;
       const length = Math.min(this.volume.sizeBytes - offset, regionSize);
       const generation = this.generation[region] ?? 0;
-      const changed = () => this.rollbackLog?.snapshot().has(region) || (this.generation[region] ?? 0) !== generation || (this.inFlight[region] ?? 0) > 0;
+      const changed = () => this.rollbackLog?.has(region) || (this.generation[region] ?? 0) !== generation || (this.inFlight[region] ?? 0) > 0;
       if (changed()) {
         skipped++;
         continue;
