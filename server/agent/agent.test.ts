@@ -19,6 +19,7 @@ import { createEnrolmentToken, revokeEnrolmentToken, startLivenessMonitor } from
 import { killAllAgents, spawnAgent, type AgentProcess } from '@/test/agent-process';
 import { startConsoleServer, type ConsoleServer } from '@/test/console-server';
 import { freshDatabase } from '@/test/db';
+import { waitFor } from '@/test/wait-for';
 
 const MiB = 1024 * 1024;
 let opened: OpenDatabase;
@@ -66,15 +67,6 @@ async function started(agent: AgentProcess) {
   return { hostId: line.hostId as string, agentUrl: line.agentUrl as string };
 }
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false | null>, timeoutMs = 8_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 async function target(hostId: string): Promise<AgentTarget> {
   const [host] = await db.select({ id: hosts.id, hostname: hosts.hostname, agentUrl: hosts.agentUrl }).from(hosts).where(eq(hosts.id, hostId));

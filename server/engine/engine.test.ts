@@ -23,6 +23,7 @@ import { createVolume } from '@/server/fleet/volumes';
 import { killAllAgents, spawnAgent } from '@/test/agent-process';
 import { startConsoleServer, type ConsoleServer } from '@/test/console-server';
 import { freshDatabase } from '@/test/db';
+import { waitFor } from '@/test/wait-for';
 import { migrationAction } from './actions';
 import { createMigration, type CreateMigrationInput } from './create';
 import { reconcileOnce } from './reconciler';
@@ -38,15 +39,6 @@ let hostId: string;
 let agentUrl: string;
 const arrayIds: Record<string, string> = {};
 
-async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false | null>, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value) return value;
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const caller = (role: Role) => createCaller({ db, user: { id: 'u-test', username: 'tester', role }, sessionToken: undefined, secure: false });
 const migrationRow = async (id: string) => (await db.select().from(migrations).where(eq(migrations.id, id)))[0]!;
