@@ -3,7 +3,7 @@
 // TERN_TEST_DATABASE_URL is set, then the production build and Playwright. Ends with one line
 // `N passed, N failed` over every test that ran, so a run that ran nothing is visible.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 
 const results = path.resolve('test-results');
@@ -27,15 +27,32 @@ function countVitest(file) {
   totals.skipped += report.numPendingTests + report.numTodoTests;
 }
 
-function vitest(label, outputFile, env) {
+function vitest(label, outputFile, env, filters = []) {
   rmSync(outputFile, { force: true });
-  run(label, bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${outputFile}`], env);
+  run(label, bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${outputFile}`, ...filters], env);
   countVitest(outputFile);
+}
+
+/**
+ * The test files that open a database (they call freshDatabase); the rest (data plane, NBD,
+ * agents without a console) do not depend on which database the console has, so they run once.
+ */
+function databaseSuites() {
+  const found = [];
+  const visit = (folder) => {
+    for (const entry of readdirSync(folder, { withFileTypes: true })) {
+      const file = path.join(folder, entry.name);
+      if (entry.isDirectory()) visit(file);
+      else if (entry.name.endsWith('.test.ts') && readFileSync(file, 'utf8').includes('freshDatabase(')) found.push(file);
+    }
+  };
+  for (const folder of ['server', 'db', 'test']) if (existsSync(folder)) visit(folder);
+  return found;
 }
 
 vitest('Vitest on PGlite', path.join(results, 'vitest-pglite.json'), { TERN_TEST_DATABASE_URL: '' });
 if (process.env.TERN_TEST_DATABASE_URL) {
-  vitest('Vitest on PostgreSQL', path.join(results, 'vitest-postgres.json'), {});
+  vitest('Vitest on PostgreSQL (database suites)', path.join(results, 'vitest-postgres.json'), {}, databaseSuites());
 }
 
 if (process.env.TERN_SKIP_E2E === '1') {
