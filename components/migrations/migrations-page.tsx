@@ -13,8 +13,8 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 import { useTRPC } from '@/components/trpc';
 
 /**
- * The migrations list (UI.md §3.8). The engine arrives with a later release, so today this is
- * an honest empty state that says where migrations will start from.
+ * The migrations list (UI.md §3.8): every migration with its volume, where it moves from and to,
+ * its state and how much it copied. The Migrate dialog and the detail page come next.
  */
 export function MigrationsPage() {
   const trpc = useTRPC();
@@ -25,7 +25,7 @@ export function MigrationsPage() {
       <PageHeader title="Migrations" description="Every volume migration, running or finished." />
       {migrations.isPending ? (
         <Card>
-          <TableSkeleton columns={5} label="Loading migrations" />
+          <TableSkeleton columns={7} label="Loading migrations" />
         </Card>
       ) : migrations.isError ? (
         <QueryError error={migrations.error} onRetry={() => migrations.refetch()} what="migrations" />
@@ -45,8 +45,8 @@ export function MigrationsPage() {
           }
         >
           <p>
-            A migration moves one volume to a LUN on another array while the application keeps writing. You will start one from a volume on its host&apos;s page, or
-            move everything off an array by evacuating it. Both arrive in a later release.
+            A migration moves one volume to a LUN on another array while the application keeps writing. Today they start through the API
+            (<span className="font-mono">migrations.create</span>); the Migrate action on a volume and the Evacuate array wizard arrive in a later release.
           </p>
         </EmptyState>
       ) : (
@@ -56,6 +56,8 @@ export function MigrationsPage() {
             <TableHeader>
               <TableRow className="hover:bg-transparent">
                 <TableHead className="pl-4">State</TableHead>
+                <TableHead>Volume</TableHead>
+                <TableHead>From → to</TableHead>
                 <TableHead>Strategy</TableHead>
                 <TableHead className="text-right">Copied</TableHead>
                 <TableHead>Started</TableHead>
@@ -68,8 +70,18 @@ export function MigrationsPage() {
                   <TableCell className="pl-4">
                     <StateBadge type="migration" state={migration.state} />
                   </TableCell>
+                  <TableCell>
+                    <Link href={`/hosts/${migration.hostId}`} className="hover:underline">
+                      {migration.hostname}/{migration.nbdExport}
+                    </Link>
+                  </TableCell>
+                  <TableCell>
+                    {migration.sourceArrayName ?? '—'} → {migration.targetArrayName}
+                  </TableCell>
                   <TableCell>{migration.strategy === 'precopy' ? 'Pre-copy' : 'Mirror'}</TableCell>
-                  <TableCell className="text-right tabular-nums">{formatBytes(migration.bytesCopied)}</TableCell>
+                  <TableCell className="text-right tabular-nums">
+                    {formatBytes(migration.bytesCopied)} of {formatBytes(migration.volumeSizeBytes)}
+                  </TableCell>
                   <TableCell>
                     <RelativeTime value={migration.createdAt} />
                   </TableCell>

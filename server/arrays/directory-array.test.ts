@@ -74,6 +74,18 @@ describe('directory array', () => {
     expect((await array.capacity()).provisionedBytes).toBe(64 * MiB);
   });
 
+  it('two driver objects on one folder do not lose each other\'s LUNs', async () => {
+    const folder = path.join(root, 'a7');
+    await DirectoryArray.initialize({ path: folder, capacityBytes: 512 * MiB });
+    const one = new DirectoryArray({ path: folder, capacityBytes: 512 * MiB });
+    const two = new DirectoryArray({ path: folder, capacityBytes: 512 * MiB });
+    await Promise.all([
+      ...['a', 'b', 'c'].map((name) => one.createLun({ name, sizeBytes: 16 * MiB })),
+      ...['d', 'e', 'f'].map((name) => two.createLun({ name, sizeBytes: 16 * MiB })),
+    ]);
+    expect((await one.listLuns()).map((lun) => lun.name).sort()).toEqual(['a', 'b', 'c', 'd', 'e', 'f']);
+  });
+
   it('maps, unmaps, resizes and deletes; a mapped LUN cannot be deleted', async () => {
     const array = await DirectoryArray.initialize({ path: path.join(root, 'a5'), capacityBytes: 256 * MiB });
     await array.createLun({ name: 'm', sizeBytes: 64 * MiB });

@@ -26,10 +26,16 @@ interface Manifest {
 const MANIFEST = 'tern-array.json';
 const LUN_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
 
+/**
+ * Changes to one array folder, serialized across every DirectoryArray object of this process
+ * (the console opens a driver per call): the manifest is read, changed and replaced, and two
+ * interleaved changes would lose one of them.
+ */
+const holder = globalThis as unknown as { ternArrayQueues?: Map<string, Promise<unknown>> };
+const queues = (holder.ternArrayQueues ??= new Map());
+
 export class DirectoryArray implements ArrayDriver {
   readonly kind = 'directory';
-  /** Serializes changes, so two concurrent creates cannot both take the last free bytes. */
-  private queue: Promise<unknown> = Promise.resolve();
 
   constructor(readonly config: DirectoryArrayConfig) {}
 
@@ -180,8 +186,14 @@ export class DirectoryArray implements ArrayDriver {
   }
 
   private serialized<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.queue.then(work, work);
-    this.queue = next.catch(() => undefined);
+    const key = path.resolve(this.config.path);
+    const previous = queues.get(key) ?? Promise.resolve();
+    const next = previous.then(work, work);
+    const settled = next.catch(() => undefined);
+    queues.set(key, settled);
+    void settled.then(() => {
+      if (queues.get(key) === settled) queues.delete(key);
+    });
     return next;
   }
 
