@@ -2,6 +2,7 @@ import { constants } from 'node:fs';
 import { access } from 'node:fs/promises';
 import type { CreateVolumeRequest, Inventory, MapLunRequest, VolumeReport } from '../protocol/agent-api';
 import { createVolumeRequest } from '../protocol/agent-api';
+import { formatBytes } from '../format';
 import { fileSizeBytes, type AgentState, type DataDir, type MappedLun } from './store';
 
 /** A request the agent refuses; it changed nothing. `status` is the HTTP status to answer with. */
@@ -197,15 +198,4 @@ async function accessProblem(file: string): Promise<string | undefined> {
 
 async function isPresent(file: string): Promise<boolean> {
   return (await accessProblem(file)) === undefined;
-}
-
-export function formatBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB'];
-  let value = bytes;
-  let unit = 0;
-  while (value >= 1024 && unit < units.length - 1) {
-    value /= 1024;
-    unit += 1;
-  }
-  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
 }

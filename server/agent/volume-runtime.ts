@@ -78,9 +78,9 @@ export class VolumeRuntime {
   }
 
   private async resumeJob(id: string) {
-    const status = await MigrationJob.peek(this.jobsDir, id);
+    const status = await MigrationJob.recordedStatus(this.jobsDir, id);
     if (FINAL.includes(status.phase)) {
-      this.finished.set(id, describeStatus(await MigrationJob.finishedStatus(this.jobsDir, id)));
+      this.finished.set(id, describeStatus(status));
       return;
     }
     const volume = await this.device(status.volume);

@@ -4,14 +4,11 @@ export class LatencyWindow {
   private bytes = 0;
   private writes = 0;
   private since = performance.now();
-  /** The longest write latency ever seen, for the cutover pause measurement. */
-  maxMs = 0;
 
   record(latencyMs: number, bytes: number) {
     if (this.latenciesMs.length < 100_000) this.latenciesMs.push(latencyMs);
     this.bytes += bytes;
     this.writes += 1;
-    if (latencyMs > this.maxMs) this.maxMs = latencyMs;
   }
 
   take(): { writes: number; bytes: number; seconds: number; p50Ms: number | null; p99Ms: number | null; maxMs: number | null } {

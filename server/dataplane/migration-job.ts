@@ -187,14 +187,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     return path.join(stateDir, `job-${id}.json`);
   }
 
-  /** A job's recorded state without opening it. */
-  static async peek(stateDir: string, id: string): Promise<{ volume: string; phase: JobPhase; switched: boolean }> {
-    const state = JSON.parse(await readFile(MigrationJob.stateFileFor(stateDir, id), 'utf8')) as PersistedState;
-    return { volume: state.volume, phase: state.phase, switched: state.switched };
-  }
-
-  /** The status of a job that has ended (committed, rolled back, cancelled, failed), from its state file. */
-  static async finishedStatus(stateDir: string, id: string) {
+  /** A job's recorded status from its state file, without opening it (for jobs that have ended). */
+  static async recordedStatus(stateDir: string, id: string) {
     const state = JSON.parse(await readFile(MigrationJob.stateFileFor(stateDir, id), 'utf8')) as PersistedState;
     return { ...state, regionsTotal: state.regionsTotal ?? 0, regionsDirty: 0, sample: null };
   }
@@ -340,7 +334,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     await this.volume.pauseWrites();
     try {
       const changed = this.rollbackLog?.snapshot() ?? new RegionBitmap(this.volume.regionCount);
-      for (const region of changed) await this.copyRegionRange(region, region, this.target, this.source, false);
+      for (const region of changed) await this.copyRegionRange(region, region, this.target, this.source);
       await this.source.sync();
       this.volume.primary = this.source;
       this.source.state = 'active';
@@ -499,7 +493,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       record.copiedRegions += last - first + 1;
       // Copy I/O yields to the application: one chunk at a time while it is writing.
       const concurrency = this.volume.writesInFlight > 2 ? 1 : 4;
-      const copy = this.copyRegionRange(first, last, this.source, this.target, false).finally(() => inFlight.delete(copy));
+      const copy = this.copyRegionRange(first, last, this.source, this.target).finally(() => inFlight.delete(copy));
       inFlight.add(copy);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
       // Checkpoint the progress into the DRL now and then, so a crash mid-pass re-copies only
@@ -522,11 +516,10 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   }
 
   /** Copies regions first..last from one plex to another; puts them back in `dirty` if a write raced the copy. */
-  private async copyRegionRange(first: number, last: number, from: Plex, to: Plex, throttled = true) {
+  private async copyRegionRange(first: number, last: number, from: Plex, to: Plex) {
     const regionSize = this.volume.regionSizeBytes;
     const offset = first * regionSize;
     const length = Math.min(this.volume.sizeBytes, (last + 1) * regionSize) - offset;
-    if (throttled) await this.copyBucket.take(length);
     const before: number[] = [];
     for (let region = first; region <= last; region++) {
       before.push(this.generation[region] ?? 0);
@@ -636,7 +629,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         while (last + 1 < this.volume.regionCount && last - region + 1 < COPY_CHUNK_REGIONS && this.dirty.has(last + 1)) last++;
         for (let r = region; r <= last; r++) this.dirty.delete(r);
         // Not throttled: the application is waiting.
-        await this.copyRegionRange(region, last, this.source, this.target, false);
+        await this.copyRegionRange(region, last, this.source, this.target);
       }
       await this.target.sync();
       this.state.switched = true;

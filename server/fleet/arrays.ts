@@ -74,7 +74,7 @@ export async function createLun(db: Db, actor: Actor, input: { arrayId: string; 
     const { row, event } = await db.transaction(async (tx) => {
       const [row] = await tx
         .insert(luns)
-        .values({ arrayId: array.id, name: input.name, wwn: newWwn(), sizeBytes: input.sizeBytes, path: driverLunPath(array, input.name) })
+        .values({ arrayId: array.id, name: input.name, wwn: newWwn(), sizeBytes: input.sizeBytes, path: driver instanceof DirectoryArray ? driver.lunPath(input.name) : input.name })
         .returning();
       if (!row) throw new Error('LUN insert returned no row');
       const event = await appendEvent(tx, {
@@ -92,11 +92,6 @@ export async function createLun(db: Db, actor: Actor, input: { arrayId: string; 
     await driver.deleteLun(input.name).catch(() => undefined);
     throw error;
   }
-}
-
-function driverLunPath(array: { driver: string; driverConfig: Record<string, unknown>; name: string; capacityBytes: number }, lunName: string) {
-  const driver = openDriver(array);
-  return driver instanceof DirectoryArray ? driver.lunPath(lunName) : lunName;
 }
 
 /**
