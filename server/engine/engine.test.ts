@@ -41,6 +41,7 @@ const arrayIds: Record<string, string> = {};
 
 
 const caller = (role: Role) => createCaller({ db, user: { id: 'u-test', username: 'tester', role }, sessionToken: undefined, secure: false });
+const driverOf = async (name: string) => openDriver((await db.select().from(arrays).where(eq(arrays.name, name)))[0]!);
 const migrationRow = async (id: string) => (await db.select().from(migrations).where(eq(migrations.id, id)))[0]!;
 
 /** Runs reconciler ticks until the migration reaches one of `states`. */
@@ -133,6 +134,15 @@ describe('migration engine', () => {
     expect(cancelled.state).toBe('cancelled');
     const [event] = await db.select().from(events).where(and(eq(events.objectId, created.id), eq(events.kind, 'migration.cancelled')));
     expect(event).toMatchObject({ actorName: 'tester', actorKind: 'user' });
+    const targetLunId = copying.targetLunId!;
+    await waitFor('the target LUN to be deleted', async () => {
+      await reconcileOnce(db);
+      return (await db.select().from(luns).where(eq(luns.id, targetLunId))).length === 0;
+    });
+    await expect((await driverOf('ARR-02')).listLuns()).resolves.not.toContainEqual(expect.objectContaining({ name: targetLunName(created.id) }));
+    const [deleted] = await db.select().from(events).where(and(eq(events.objectId, targetLunId), eq(events.kind, 'lun.deleted')));
+    expect(deleted?.message).toMatch(/the migration of dg\/vol-manual was cancelled/);
+    expect(await db.select().from(luns).where(eq(luns.id, copying.sourceLunId!))).toHaveLength(1);
     await agentFetch('DELETE', '/v1/workloads/dg/vol-manual');
     expect((await agentFetch('POST', '/v1/workloads/dg/vol-manual/verify')).verify?.lost).toBe(0);
   });
@@ -148,7 +158,6 @@ describe('migration engine', () => {
 
     const [target] = await db.select().from(luns).where(eq(luns.id, done.targetLunId!));
     expect(target).toMatchObject({ arrayId: arrayIds['ARR-02'], name: targetLunName(created.id) });
-    const driverOf = async (name: string) => openDriver((await db.select().from(arrays).where(eq(arrays.name, name)))[0]!);
     expect((await (await driverOf('ARR-02')).listLuns()).map((l) => l.name)).toContain(targetLunName(created.id));
     expect((await (await driverOf('ARR-01')).listLuns()).map((l) => l.name)).not.toContain(sourceLun.name);
     expect(await db.select().from(luns).where(eq(luns.id, sourceLun.id))).toHaveLength(0);

@@ -1,13 +1,15 @@
 import 'server-only';
 /**
  * Owns the engine's loop: every second, each migration that has not ended is claimed (or its
- * lease renewed) and advanced by one step. State lives in the database and on the agents, so a
+ * lease renewed) and advanced by one step, and each cancelled or rolled-back migration whose
+ * target LUN still exists has it removed. State lives in the database and on the agents, so a
  * restarted console simply resumes: it re-attaches to the jobs the agents kept running.
  */
 import { notInArray } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { migrations } from '@/db/schema';
 import { logger } from '@/server/log';
+import { cleanupTarget, migrationsToClean } from './cleanup';
 import { claimLease, engineInstanceId } from './lease';
 import { TERMINAL_STATES } from './migration-states';
 import { runStep } from './steps';
@@ -18,8 +20,9 @@ export async function reconcileOnce(db: Db, owner = engineInstanceId): Promise<v
     .select({ id: migrations.id })
     .from(migrations)
     .where(notInArray(migrations.state, [...TERMINAL_STATES, 'planned']));
-  await Promise.all(
-    live.map(async ({ id }) => {
+  const ended = await migrationsToClean(db);
+  await Promise.all([
+    ...live.map(async ({ id }) => {
       try {
         const row = await claimLease(db, id, owner);
         if (row) await runStep(db, row);
@@ -27,7 +30,15 @@ export async function reconcileOnce(db: Db, owner = engineInstanceId): Promise<v
         logger.warn('migration step failed; retrying next tick', { migrationId: id, error: (error as Error).message });
       }
     }),
-  );
+    ...ended.map(async (id) => {
+      try {
+        const row = await claimLease(db, id, owner);
+        if (row) await cleanupTarget(db, row);
+      } catch (error) {
+        logger.warn('target LUN cleanup failed; retrying next tick', { migrationId: id, error: (error as Error).message });
+      }
+    }),
+  ]);
 }
 
 const holder = globalThis as unknown as { ternReconciler?: { stop: () => Promise<void> } };

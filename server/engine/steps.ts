@@ -190,7 +190,8 @@ async function releaseSource(db: Db, { row, host, volume }: Context) {
   });
 }
 
-async function ignoreMissing(promise: Promise<unknown>) {
+/** Awaits an array call, treating "no such LUN or mapping" as already done. */
+export async function ignoreMissing(promise: Promise<unknown>) {
   try {
     await promise;
   } catch (error) {
