@@ -106,6 +106,8 @@ export const arrays = pgTable('arrays', {
   driverConfig: jsonb('driver_config').$type<Record<string, unknown>>().notNull(),
   capacityBytes: bytes('capacity_bytes').notNull(),
   state: arrayState('state').notNull().default('online'),
+  /** True when every host reaches the array (fabric zoning); false: only the hosts in `array_host_paths`. */
+  allHosts: boolean('all_hosts').notNull().default(true),
   createdAt: createdAt(),
 });
 
@@ -141,6 +143,21 @@ export const hosts = pgTable('hosts', {
   inventoryHash: text('inventory_hash'),
   enrolledAt: createdAt(),
 });
+
+/** The hosts zoned to an array whose `all_hosts` is false: a host reaches the array only through a row here. */
+export const arrayHostPaths = pgTable(
+  'array_host_paths',
+  {
+    arrayId: uuid('array_id')
+      .notNull()
+      .references(() => arrays.id, { onDelete: 'cascade' }),
+    hostId: uuid('host_id')
+      .notNull()
+      .references(() => hosts.id, { onDelete: 'cascade' }),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.arrayId, t.hostId] }), index('array_host_paths_host_idx').on(t.hostId)],
+);
 
 export const lunMappings = pgTable(
   'lun_mappings',

@@ -1,7 +1,7 @@
 import 'server-only';
 import { readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { eq } from 'drizzle-orm';
+import { eq, inArray } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { arrays, hosts, volumes } from '@/db/schema';
 import { config } from '@/server/config';
@@ -9,6 +9,7 @@ import type { Actor } from '@/server/events/log';
 import { agentClient } from '@/server/fleet/agent-client';
 import { createArray, createLun, mapLun } from '@/server/fleet/arrays';
 import { createEnrolmentToken } from '@/server/fleet/enrolment';
+import { setArrayReach } from '@/server/fleet/reachability';
 import { createVolume } from '@/server/fleet/volumes';
 import { logger } from '@/server/log';
 import { startDemoAgent } from './agent-processes';
@@ -28,6 +29,8 @@ export async function startDemoFleet(db: Db) {
   if (existing.length > 0) {
     const hostnames = await restartAgents(root);
     await Promise.all(hostnames.map((hostname) => waitForHost(db, hostname)));
+    // A fleet built before arrays had zoning gets it now; an unchanged zoning writes nothing.
+    await zoneArrays(db, demoPlan(config.demoSize));
   } else {
     const plan = demoPlan(config.demoSize);
     logger.info('building the demo fleet', { arrays: plan.arrays.length, hosts: plan.hosts.length, folder: root });
@@ -89,6 +92,7 @@ async function buildFleet(db: Db, root: string, plan: DemoPlan) {
     }),
   );
 
+  await zoneArrays(db, plan);
   for (const host of plan.hosts) {
     const hostId = hostIds.get(host.hostname);
     if (!hostId) throw new Error(`demo host ${host.hostname} did not enrol`);
@@ -99,6 +103,16 @@ async function buildFleet(db: Db, root: string, plan: DemoPlan) {
       await mapLun(db, actor, { lunId: lun.id, hostId });
       await createVolume(db, actor, { hostId, lunId: lun.id, diskGroup: volume.diskGroup, name: volume.name, sizeBytes: volume.sizeMiB * MiB });
     }
+  }
+}
+
+/** Zones the arrays that only some hosts reach, so the Migrate dialog shows an unreachable target. */
+async function zoneArrays(db: Db, plan: DemoPlan) {
+  for (const array of plan.arrays) {
+    if (!array.reachableFrom) continue;
+    const [arrayRow] = await db.select({ id: arrays.id }).from(arrays).where(eq(arrays.name, array.name));
+    const zoned = await db.select({ id: hosts.id }).from(hosts).where(inArray(hosts.hostname, array.reachableFrom));
+    if (arrayRow) await setArrayReach(db, actor, arrayRow.id, { allHosts: false, hostIds: zoned.map((host) => host.id) });
   }
 }
 

@@ -3,7 +3,8 @@
  * Vendors and models are invented.
  */
 export interface DemoPlan {
-  arrays: { name: string; vendor: string; model: string; tier: number; capacityGiB: number }[];
+  /** `reachableFrom`: the only hosts zoned to the array (the others have no path to it); absent: every host. */
+  arrays: { name: string; vendor: string; model: string; tier: number; capacityGiB: number; reachableFrom?: string[] }[];
   hosts: { hostname: string; volumes: { diskGroup: string; name: string; sizeMiB: number; array: string }[] }[];
 }
 
@@ -11,7 +12,7 @@ const arrays: DemoPlan['arrays'] = [
   { name: 'ARR-01', vendor: 'Kestrel Systems', model: 'KX-9000 all-flash', tier: 1, capacityGiB: 8 },
   { name: 'ARR-02', vendor: 'Northwind Storage', model: 'NS-500 hybrid', tier: 2, capacityGiB: 8 },
   { name: 'ARR-03', vendor: 'Basalt Data', model: 'BD-340', tier: 2, capacityGiB: 6 },
-  { name: 'ARR-04', vendor: 'Tidewater', model: 'TW-60 archive', tier: 3, capacityGiB: 4 },
+  { name: 'ARR-04', vendor: 'Tidewater', model: 'TW-60 archive', tier: 3, capacityGiB: 4, reachableFrom: ['db-01', 'mail-01'] },
 ];
 
 const fullHosts: DemoPlan['hosts'] = [

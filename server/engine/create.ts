@@ -9,6 +9,7 @@ import { arrays, hosts, luns, migrations, plexes, volumes } from '@/db/schema';
 import { appendEvent, type Actor } from '@/server/events/log';
 import { FleetError } from '@/server/fleet/errors';
 import { getArray } from '@/server/fleet/queries';
+import { canReach, unreachableMessage } from '@/server/fleet/reachability';
 import { formatBytes } from '@/server/format';
 import { TERMINAL_STATES } from './migration-states';
 import { publishMigrationEvent } from './transition';
@@ -52,6 +53,7 @@ export async function createMigration(db: Db, actor: Actor, input: CreateMigrati
     throw new FleetError('invalid', `volume ${volume.nbdExport} is already on array ${target.name}; choose another target array`);
   }
   if (target.state !== 'online') throw new FleetError('unavailable', `target array ${target.name} is ${target.state}; choose an online array`);
+  if (!(await canReach(db, volume.hostId, target.id))) throw new FleetError('invalid', unreachableMessage(target.name, volume.hostname));
   if (target.freeBytes < volume.sizeBytes) {
     throw new FleetError('invalid', `target array ${target.name} has ${formatBytes(target.freeBytes)} free, ${formatBytes(volume.sizeBytes)} needed`);
   }

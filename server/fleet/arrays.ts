@@ -8,6 +8,7 @@ import { appendEvent, publishEvents, type Actor } from '@/server/events/log';
 import { formatBytes } from '@/server/format';
 import { agentClient } from './agent-client';
 import { FleetError } from './errors';
+import { canReach } from './reachability';
 
 export interface CreateArrayInput {
   name: string;
@@ -105,6 +106,9 @@ export async function mapLun(db: Db, actor: Actor, input: { lunId: string; hostI
   if (!host) throw new FleetError('not-found', `host ${input.hostId} does not exist`);
   if (host.state !== 'connected') throw new FleetError('unavailable', `host ${host.hostname} is ${host.state}; a LUN can be mapped only to a connected host`);
   const array = await arrayById(db, lun.arrayId);
+  if (!(await canReach(db, host.id, array.id))) {
+    throw new FleetError('invalid', `array ${array.name} is not reachable from host ${host.hostname} (no path); zone the array to the host before mapping its LUNs`);
+  }
   const driver = openDriver(array);
   const { hostPath } = await driver.mapLun(lun.name, host.id);
   try {
