@@ -16,9 +16,11 @@ import { cn } from '@/components/ui/cn';
 import { Skeleton } from '@/components/ui/skeleton';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 import { useTRPC } from '@/components/trpc';
+import { useMigrationActivity } from '@/components/migrations/use-migration-activity';
+import { ActiveMigrationsCard, CopyRateCard, migrationAttention, type AttentionItem } from './migration-cards';
 
 const ARRAY_STATES = ['online', 'degraded', 'evacuating', 'evacuated', 'offline'] as const;
-const ACTIVE_MIGRATION_STATES = ['preparing', 'syncing', 'copying', 'ready', 'cutting-over', 'verifying', 'verified', 'committing', 'paused'];
+const ACTIVE_MIGRATION_STATES = ['queued', 'preparing', 'syncing', 'copying', 'ready', 'cutting-over', 'verifying', 'verified', 'committing', 'paused'];
 
 /**
  * The overview (UI.md §3.2): is anything wrong, what is moving. One `overview.get` query,
@@ -53,7 +55,10 @@ function OverviewContent({ overview }: { overview: Overview }) {
   const arrayCounts = Object.fromEntries(ARRAY_STATES.map((state) => [state, overview.arrays.filter((array) => array.state === state).length]));
   const activeMigrations = ACTIVE_MIGRATION_STATES.reduce((sum, state) => sum + (overview.migrations[state] ?? 0), 0);
   const totalMigrations = Object.values(overview.migrations).reduce((sum, n) => sum + n, 0);
-  const attention = attentionItems(overview);
+  const { query: activity } = useMigrationActivity(activeMigrations > 0);
+  const running = (overview.migrations.copying ?? 0) + (overview.migrations.syncing ?? 0);
+  const needAction = activity.data?.migrations.filter((m) => m.attention).length ?? 0;
+  const attention = [...migrationAttention(activity.data), ...attentionItems(overview)];
 
   return (
     <>
@@ -71,15 +76,20 @@ function OverviewContent({ overview }: { overview: Overview }) {
         </KpiCard>
         <KpiCard title="Migrations" value={activeMigrations}>
           {totalMigrations === 0 ? (
-            <p className="text-sm text-muted-foreground">Nothing is moving. Start a migration from a volume on a host page, or evacuate an array.</p>
+            <p className="text-sm text-muted-foreground">Nothing has moved yet.</p>
           ) : (
-            <KpiLine href="/migrations" count={activeMigrations} label="active" tone="ok" />
+            <>
+              <KpiLine href="/migrations?view=active" count={running} label="running" tone="ok" />
+              <KpiLine href="/migrations?view=active&state=queued" count={overview.migrations.queued ?? 0} label="queued" tone="ok" />
+              <KpiLine href="/migrations?view=attention" count={needAction} label="need action" tone="warn" />
+              <KpiLine href="/migrations?view=finished&state=completed" count={overview.migrations.completed ?? 0} label="completed" tone="ok" />
+            </>
           )}
         </KpiCard>
-        <KpiCard title="Copy rate" value={null}>
-          <p className="text-sm text-muted-foreground">No migrations yet, so nothing is being copied.</p>
-        </KpiCard>
+        <CopyRateCard activity={activity} />
       </div>
+
+      <ActiveMigrationsCard activity={activity} />
 
       {attention.length ? (
         <Card aria-labelledby="attention-title">
@@ -200,14 +210,14 @@ function OverviewContent({ overview }: { overview: Overview }) {
   );
 }
 
-function KpiCard({ title, value, children }: { title: string; value: number | null; children: ReactNode }) {
+function KpiCard({ title, value, children }: { title: string; value: number | string | null; children: ReactNode }) {
   return (
     <Card className="flex flex-col">
       <CardHeader className="pb-1">
         <CardTitle className="font-medium text-muted-foreground">{title}</CardTitle>
       </CardHeader>
       <CardContent className="flex flex-1 flex-col gap-2">
-        <p className="text-3xl font-semibold tabular-nums">{value === null ? '—' : formatInteger(value)}</p>
+        <p className="text-3xl font-semibold tabular-nums">{value === null ? '—' : typeof value === 'number' ? formatInteger(value) : value}</p>
         <div className="space-y-0.5">{children}</div>
       </CardContent>
     </Card>
@@ -229,14 +239,6 @@ function KpiLine({ href, count, label, tone }: { href: string; count: number; la
       {formatInteger(count)} {label}
     </Link>
   );
-}
-
-interface AttentionItem {
-  key: string;
-  name: string;
-  href: string;
-  message: ReactNode;
-  icon: ReactNode;
 }
 
 /** Disconnected and fenced hosts, then arrays that are degraded or offline (UI.md §3.2 order). */
