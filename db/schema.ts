@@ -201,7 +201,10 @@ export const volumes = pgTable(
     regionSizeBytes: integer('region_size_bytes').notNull(),
     /** NBD export name on the host's agent. */
     nbdExport: text('nbd_export').notNull(),
+    /** Application writes over the last ~10 s, as the agent last reported them (stored only when they changed noticeably). */
     writeRateBytesPerS: bytes('write_rate_bytes_per_s'),
+    /** The 95th percentile of 10 s write rates over the agent's last hour. */
+    writeRateP95BytesPerS: bytes('write_rate_p95_bytes_per_s'),
     createdAt: createdAt(),
   },
   (t) => [uniqueIndex('volumes_dg_name_idx').on(t.diskGroupId, t.name), index('volumes_host_idx').on(t.hostId)],

@@ -1,4 +1,4 @@
-import { apiError, type Inventory } from '../protocol/agent-api';
+import { apiError, type Inventory, type VolumeWriteRate } from '../protocol/agent-api';
 import { describeFetchError } from './enrol';
 import type { Logger } from './log';
 
@@ -10,6 +10,8 @@ export interface HeartbeatDeps {
   agentVersion: string;
   intervalMs: number;
   inventory: () => Promise<Inventory>;
+  /** Each volume's measured write rate, sent beside the inventory (not in it). */
+  writeRates?: () => VolumeWriteRate[];
   log: Logger;
 }
 
@@ -43,7 +45,7 @@ export function startHeartbeats(deps: HeartbeatDeps): Heartbeats {
       const response = await fetch(url, {
         method: 'POST',
         headers: { authorization: `Bearer ${deps.hostId}.${deps.credential}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ agentUrl: deps.agentUrl, agentVersion: deps.agentVersion, inventory: await deps.inventory() }),
+        body: JSON.stringify({ agentUrl: deps.agentUrl, agentVersion: deps.agentVersion, inventory: await deps.inventory(), writeRates: deps.writeRates?.() }),
         signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(Math.max(deps.intervalMs * 3, 10_000))]),
       });
       const payload: unknown = await response.json().catch(() => undefined);

@@ -11,6 +11,7 @@ import { DataDir, type Identity } from './store';
 import { VolumeManager } from './volume-manager';
 import { VolumeRuntime } from './volume-runtime';
 import { Workloads } from './workloads';
+import { WriteRateMeter } from './write-rates';
 import { createNbdServer, type NbdServer } from '../dataplane/nbd/server';
 import path from 'node:path';
 
@@ -37,8 +38,10 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
   let runtime: VolumeRuntime | undefined;
   let nbd: NbdServer | undefined;
   let workloads: Workloads | undefined;
+  let meter: WriteRateMeter | undefined;
   const stop = async () => {
     await heartbeats?.stop();
+    meter?.stop();
     await workloads?.close();
     await nbd?.close();
     await runtime?.close();
@@ -56,6 +59,8 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
     const volumes = await VolumeManager.open(dataDir);
     const volumeRuntime = (runtime = new VolumeRuntime(volumes, options.dataDir, log));
     await volumeRuntime.open();
+    meter = new WriteRateMeter(() => volumeRuntime.openVolumes());
+    meter.start();
     volumes.onChange(() => void volumeRuntime.openNew().catch((error: unknown) => log.error('cannot open a new volume', { error: (error as Error).message })));
     nbd = createNbdServer({
       exports: (name) => volumeRuntime.openDevice(name),
@@ -92,6 +97,7 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
       agentVersion,
       intervalMs: options.heartbeatIntervalMs,
       inventory: () => volumes.inventory(),
+      writeRates: () => meter?.rates() ?? [],
       log,
     });
     volumes.onChange(() => heartbeats?.now());

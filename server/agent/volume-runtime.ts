@@ -10,16 +10,16 @@ import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
 import { MigrationJob, type JobPhase } from '../dataplane/migration-job';
 import { Plex } from '../dataplane/plex';
-import { Volume } from '../dataplane/volume';
 import type { MigrationAction, MigrationStatus, StartMigrationRequest, VolumeReport } from '../protocol/agent-api';
 import { startMigrationRequest } from '../protocol/agent-api';
 import type { Logger } from './log';
 import { AgentRefusal, type VolumeManager } from './volume-manager';
+import { MeteredVolume } from './write-rates';
 
 const FINAL: JobPhase[] = ['committed', 'rolled-back', 'cancelled', 'failed'];
 
 export class VolumeRuntime {
-  private readonly volumes = new Map<string, Volume>();
+  private readonly volumes = new Map<string, MeteredVolume>();
   private readonly jobs = new Map<string, MigrationJob>();
   /** Jobs that ended before this process started: the console may still ask how they ended. */
   private readonly finished = new Map<string, MigrationStatus>();
@@ -45,7 +45,7 @@ export class VolumeRuntime {
   }
 
   /** The volume behind an NBD export name, opening it if it was created since. */
-  async device(exportName: string): Promise<Volume | undefined> {
+  async device(exportName: string): Promise<MeteredVolume | undefined> {
     const known = this.volumes.get(exportName);
     if (known) return known;
     const config = this.config.findVolume(exportName);
@@ -53,8 +53,13 @@ export class VolumeRuntime {
   }
 
   /** The open volume behind an export name (NBD asks synchronously; volumes open as they are created). */
-  openDevice(exportName: string): Volume | undefined {
+  openDevice(exportName: string): MeteredVolume | undefined {
     return this.volumes.get(exportName);
+  }
+
+  /** Every open volume, for the write-rate meter. */
+  openVolumes(): Iterable<MeteredVolume> {
+    return this.volumes.values();
   }
 
   /** Opens volumes created since the last call; the agent calls it after every configuration change. */
@@ -66,13 +71,13 @@ export class VolumeRuntime {
     return this.config.volumes().map(({ volume }) => volume.nbdExport);
   }
 
-  private async openVolume(config: VolumeReport): Promise<Volume> {
+  private async openVolume(config: VolumeReport): Promise<MeteredVolume> {
     const existing = this.volumes.get(config.nbdExport);
     if (existing) return existing;
     const primary = config.plexes.find((plex) => plex.state === 'active') ?? config.plexes[0];
     if (!primary) throw new Error(`volume ${config.nbdExport} has no plex`);
     const plex = await Plex.open({ name: primary.name, lunId: primary.lunId, lunPath: primary.lunPath, state: 'active' });
-    const volume = new Volume(config.nbdExport, config.sizeBytes, config.regionSizeBytes, plex);
+    const volume = new MeteredVolume(config.nbdExport, config.sizeBytes, config.regionSizeBytes, plex);
     this.volumes.set(config.nbdExport, volume);
     return volume;
   }

@@ -10,6 +10,7 @@ import { bearer, type HeartbeatRequest } from '@/server/protocol/agent-api';
 import { AgentRefusedError } from './agent-refused';
 import { publishHostChange } from './host-change';
 import { hashInventory, syncIfChanged } from './inventory-sync';
+import { recordWriteRates } from './write-rates';
 
 const AUTH_EVENT_INTERVAL_MS = 60_000;
 
@@ -41,6 +42,7 @@ export async function recordHeartbeat(db: Db, authorization: string | null | und
     const synced = await syncIfChanged(tx, host, body.inventory, inventoryHash);
     if (synced.event) rows.push(synced.event);
     const inventoryChanged = synced.changed;
+    const ratesChanged = body.writeRates ? (await recordWriteRates(tx, host.id, body.writeRates)) > 0 : false;
     const reconnecting = host.state !== 'connected';
     const [updated] = await tx
       .update(hosts)
@@ -68,7 +70,8 @@ export async function recordHeartbeat(db: Db, authorization: string | null | und
         }),
       );
     }
-    return { host: updated, rows, inventoryChanged };
+    // A stored rate change makes pages refetch the host like an inventory change does.
+    return { host: updated, rows, inventoryChanged: inventoryChanged || ratesChanged };
   });
   // Fenced between the check and the transaction.
   if (!outcome) throw await refuseAuth(db, `host ${known.hostname} is fenced: the console revoked its credential`, known.id, known.hostname, now);

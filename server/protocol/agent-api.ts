@@ -3,7 +3,7 @@
  *
  * Agent → console (console routes under `/api/agent/v1/`):
  *   POST enrol      { token, hostname, agentUrl, agentVersion }      → { hostId, credential, consoleKey }
- *   POST heartbeat  Authorization: Bearer <hostId>.<credential>      { agentUrl, agentVersion, inventory }
+ *   POST heartbeat  Authorization: Bearer <hostId>.<credential>      { agentUrl, agentVersion, inventory, writeRates }
  * Console → agent (agent routes under `/v1/`), Authorization: Bearer <consoleKey>:
  *   GET  inventory                  → Inventory
  *   PUT  luns/:lunId  MapLunRequest → Inventory   (the host now sees this LUN)
@@ -85,10 +85,25 @@ export const inventory = z.object({
 });
 export type Inventory = z.infer<typeof inventory>;
 
+/**
+ * Each volume's measured application write rate. Sent with every heartbeat but kept out of the
+ * inventory (and its hash), so an unchanged inventory still costs the console no writes.
+ */
+export const volumeWriteRate = z.object({
+  nbdExport: z.string().min(1).max(200),
+  /** Bytes per second over the last ~10 s. */
+  writeRateBytesPerS: z.number().int().nonnegative(),
+  /** 95th percentile of the 10 s rates over the last hour (or since the agent started); null before the first 10 s. */
+  writeRateP95BytesPerS: z.number().int().nonnegative().nullable(),
+});
+export type VolumeWriteRate = z.infer<typeof volumeWriteRate>;
+
 export const heartbeatRequest = z.object({
   agentUrl: z.url(),
   agentVersion: z.string().min(1).max(40),
   inventory,
+  /** Absent from agents older than write-rate reporting. */
+  writeRates: z.array(volumeWriteRate).max(10_000).optional(),
 });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequest>;
 

@@ -1,0 +1,1 @@
+ALTER TABLE "volumes" ADD COLUMN "write_rate_p95_bytes_per_s" bigint;
