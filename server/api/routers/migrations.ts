@@ -5,7 +5,8 @@ import { migrationState } from '@/db/schema';
 import { bus, type MigrationChange } from '@/server/events/bus';
 import { migrationAction, setThrottle, type JobAction } from '@/server/engine/actions';
 import { createMigration } from '@/server/engine/create';
-import { getMigration, listMigrations, migrationEventsAfter, migrationSamplesAfter } from '@/server/engine/queries';
+import { cutoverPolicySchema } from '@/server/engine/window';
+import { getMigration, listMigrations, migrationEventsAfter, migrationSamplesAfter, migrationSamplesWindow } from '@/server/engine/queries';
 import { operatorProcedure, protectedProcedure } from '../trpc';
 import { userActor } from './actor';
 
@@ -24,7 +25,7 @@ export const migrationsRouter = {
         targetArrayId: z.uuid(),
         strategy: z.enum(['mirror', 'precopy']),
         throttleBytesPerS: bytesPerS.nullish(),
-        cutoverPolicy: z.object({ mode: z.enum(['auto', 'manual']), commit: z.enum(['auto', 'manual']) }),
+        cutoverPolicy: cutoverPolicySchema,
       }),
     )
     .mutation(({ ctx, input }) => createMigration(ctx.db, userActor(ctx.user), input)),
@@ -32,9 +33,17 @@ export const migrationsRouter = {
     .input(z.object({ states: z.array(z.enum(migrationState.enumValues)).max(20).optional(), limit: z.number().int().min(1).max(500).default(200) }).default({ limit: 200 }))
     .query(({ ctx, input }) => listMigrations(ctx.db, input)),
   get: protectedProcedure.input(byId).query(({ ctx, input }) => getMigration(ctx.db, input.id)),
+  /** Raw samples after `sinceId`; or, with `window`, the last `seconds` (null: all) downsampled to `maxPoints`. */
   samples: protectedProcedure
-    .input(byId.extend({ sinceId: z.number().int().nonnegative().optional() }))
-    .query(({ ctx, input }) => migrationSamplesAfter(ctx.db, input)),
+    .input(
+      byId.extend({
+        sinceId: z.number().int().nonnegative().optional(),
+        window: z.object({ seconds: z.number().int().positive().max(366 * 86_400).nullable(), maxPoints: z.number().int().min(10).max(2_000).default(600) }).optional(),
+      }),
+    )
+    .query(({ ctx, input }) =>
+      input.window ? migrationSamplesWindow(ctx.db, { id: input.id, ...input.window }) : migrationSamplesAfter(ctx.db, input),
+    ),
   pause: action('pause'),
   resume: action('resume'),
   cancel: action('cancel'),
