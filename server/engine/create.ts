@@ -13,13 +13,9 @@ import { canReach, unreachableMessage } from '@/server/fleet/reachability';
 import { formatBytes } from '@/server/format';
 import { TERMINAL_STATES } from './migration-states';
 import { publishMigrationEvent } from './transition';
+import { cutoverPolicySchema, type CutoverPolicy } from './window';
 
-export interface CutoverPolicy {
-  /** auto: switch as soon as the copy converges; manual: wait in `ready` for "cut over now". */
-  mode: 'auto' | 'manual';
-  /** auto: release the source once the switch is verified; manual: wait in `verified`. */
-  commit: 'auto' | 'manual';
-}
+export type { CutoverPolicy };
 
 export interface CreateMigrationInput {
   volumeId: string;
@@ -32,6 +28,8 @@ export interface CreateMigrationInput {
 export type MigrationRow = typeof migrations.$inferSelect;
 
 export async function createMigration(db: Db, actor: Actor, input: CreateMigrationInput): Promise<MigrationRow> {
+  const policy = cutoverPolicySchema.safeParse(input.cutoverPolicy);
+  if (!policy.success) throw new FleetError('invalid', `cutover policy: ${policy.error.issues.map((issue) => issue.message).join('; ')}`);
   const [volume] = await db
     .select({ id: volumes.id, name: volumes.name, nbdExport: volumes.nbdExport, sizeBytes: volumes.sizeBytes, hostId: hosts.id, hostname: hosts.hostname, hostState: hosts.state })
     .from(volumes)
@@ -75,7 +73,7 @@ export async function createMigration(db: Db, actor: Actor, input: CreateMigrati
         strategy: input.strategy,
         state: 'queued',
         throttleBytesPerS: input.throttleBytesPerS ?? null,
-        cutoverPolicy: { ...input.cutoverPolicy },
+        cutoverPolicy: { ...policy.data },
         createdBy: actor.name ?? 'console',
       })
       .returning();

@@ -20,6 +20,7 @@ import { underLease } from './lease';
 import type { MigrationState } from './migration-states';
 import { ingestSamples } from './samples';
 import { transition } from './transition';
+import { describeWindow, windowState } from './window';
 
 export const engineActor: Actor = { kind: 'system', name: 'engine' };
 
@@ -116,7 +117,8 @@ async function prepare(db: Db, ctx: Context) {
       targetLunId: lun.id,
       strategy: row.strategy,
       throttleBytesPerS: row.throttleBytesPerS,
-      cutover: policy.mode === 'manual' ? 'manual' : 'auto',
+      // In a window the engine, not the agent, decides when to switch.
+      cutover: policy.mode === 'manual' || policy.mode === 'window' ? 'manual' : 'auto',
     });
   } catch (error) {
     if (!(error instanceof AgentCallError && error.code === 'migration-exists')) throw error;
@@ -132,11 +134,12 @@ async function prepare(db: Db, ctx: Context) {
   });
 }
 
-/** Follows a running job: state, progress and samples from the agent; auto-commit when verified. */
+/** Follows a running job: state, progress and samples from the agent; cutover in the window; auto-commit when verified. */
 async function follow(db: Db, ctx: Context) {
   const { row, host, volume } = ctx;
   const status = await agentClient.migration(db, host, row.id);
   await ingestSamples(db, row.id, host);
+  const policy = row.cutoverPolicy as Partial<CutoverPolicy>;
   const to = consoleState(status, row.state);
   const patch = { ...progressOf(status, volume.regionSizeBytes), agentUnreachableSince: null };
   let current: MigrationRow | undefined = row;
@@ -144,9 +147,24 @@ async function follow(db: Db, ctx: Context) {
     await db.update(migrations).set({ ...patch, updatedAt: new Date() }).where(and(eq(migrations.id, row.id), eq(migrations.state, row.state), underLease(row)));
     if (row.agentUnreachableSince) await recordReachable(db, row, host);
   } else {
-    current = await transition(db, row, { to, cause: causeOf(status, to), actor: engineActor, patch, guard: underLease(row) });
+    const cause =
+      to === 'ready' && policy.mode === 'window' && policy.window
+        ? `${volume.nbdExport}: converged after pass ${status.pass}; the engine cuts over inside window ${describeWindow(policy.window)}, the copy keeps up meanwhile`
+        : causeOf(status, to);
+    current = await transition(db, row, { to, cause, actor: engineActor, patch, guard: underLease(row) });
   }
-  const policy = row.cutoverPolicy as Partial<CutoverPolicy>;
+  if (current?.state === 'ready' && status.phase === 'ready' && !status.paused && policy.mode === 'window' && policy.window && windowState(policy, new Date()).open) {
+    const switched = await agentClient.migrationAction(db, host, row.id, 'cutover');
+    const next = consoleState(switched, current.state);
+    current = await transition(db, current, {
+      to: next,
+      kind: next === current.state ? 'migration.cutover-requested' : undefined,
+      cause: `${volume.nbdExport}: cut over by the engine inside window ${describeWindow(policy.window)}; agent reports ${switched.phase}`,
+      actor: engineActor,
+      patch: progressOf(switched, volume.regionSizeBytes),
+      guard: underLease(row),
+    });
+  }
   if (current?.state === 'verified' && status.phase === 'verified' && policy.commit === 'auto' && status.verify?.ok) {
     const committed = await agentClient.migrationAction(db, host, row.id, 'commit');
     const next = consoleState(committed, current.state);

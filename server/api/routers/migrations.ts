@@ -5,6 +5,7 @@ import { migrationState } from '@/db/schema';
 import { bus, type MigrationChange } from '@/server/events/bus';
 import { migrationAction, setThrottle, type JobAction } from '@/server/engine/actions';
 import { createMigration } from '@/server/engine/create';
+import { cutoverPolicySchema } from '@/server/engine/window';
 import { getMigration, listMigrations, migrationEventsAfter, migrationSamplesAfter, migrationSamplesWindow } from '@/server/engine/queries';
 import { operatorProcedure, protectedProcedure } from '../trpc';
 import { userActor } from './actor';
@@ -24,7 +25,7 @@ export const migrationsRouter = {
         targetArrayId: z.uuid(),
         strategy: z.enum(['mirror', 'precopy']),
         throttleBytesPerS: bytesPerS.nullish(),
-        cutoverPolicy: z.object({ mode: z.enum(['auto', 'manual']), commit: z.enum(['auto', 'manual']) }),
+        cutoverPolicy: cutoverPolicySchema,
       }),
     )
     .mutation(({ ctx, input }) => createMigration(ctx.db, userActor(ctx.user), input)),
