@@ -5,6 +5,7 @@ import { eventsRouter } from './routers/events';
 import { hostsRouter } from './routers/hosts';
 import { migrationsRouter } from './routers/migrations';
 import { overviewRouter } from './routers/overview';
+import { volumesRouter } from './routers/volumes';
 import { createCallerFactory, createTRPCRouter } from './trpc';
 
 export const appRouter = createTRPCRouter({
@@ -12,6 +13,7 @@ export const appRouter = createTRPCRouter({
   overview: overviewRouter,
   arrays: arraysRouter,
   hosts: hostsRouter,
+  volumes: volumesRouter,
   migrations: migrationsRouter,
   events: eventsRouter,
 });
