@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import {
+  byteUnitFor,
   formatAbsolute,
   formatBytes,
+  formatBytesInUnit,
+  formatCopyVsWrites,
+  formatEta,
+  formatLatency,
+  formatTimeOfDay,
   formatBytesExact,
   formatCount,
   formatDuration,
@@ -141,5 +147,52 @@ describe('formatUsedOfTotal (UI.md §4.4)', () => {
   it('states the unit once when both share it', () => {
     expect(formatUsedOfTotal(6.08 * 1024 ** 4, 7.8 * 1024 ** 4)).toBe('6.08 / 7.80\u00a0TiB');
     expect(formatUsedOfTotal(512 * 1024 ** 3, 7.8 * 1024 ** 4, ' of ')).toBe('512\u00a0GiB of 7.80\u00a0TiB');
+  });
+});
+
+describe('formatLatency (§5.3)', () => {
+  it('uses two significant digits under 1 ms, one decimal to 10 ms, integers to 1 s, then seconds', () => {
+    expect(formatLatency(0.84)).toBe('0.84\u00a0ms');
+    expect(formatLatency(0.123)).toBe('0.12\u00a0ms');
+    expect(formatLatency(3.14)).toBe('3.1\u00a0ms');
+    expect(formatLatency(84.4)).toBe('84\u00a0ms');
+    expect(formatLatency(1800)).toBe('1.8\u00a0s');
+    expect(formatLatency(0)).toBe('0\u00a0ms');
+  });
+});
+
+describe('formatEta (§5.6)', () => {
+  it('shows a point when the spread is tight, rounded by magnitude', () => {
+    expect(formatEta({ p10: 500, p50: 540, p90: 580 })).toBe('~9 min');
+    expect(formatEta({ p10: 1400, p50: 1500, p90: 1600 })).toBe('~25 min');
+    expect(formatEta({ p10: 170, p50: 185, p90: 200 })).toBe('~3 min');
+    expect(formatEta({ p10: 7000, p50: 7500, p90: 8000 })).toBe('~2 h 00 min');
+    expect(formatEta({ p10: 20, p50: 30, p90: 40 })).toBe('<1 min');
+  });
+  it('shows a range when the spread is wide, and an open end when the slow case never ends', () => {
+    expect(formatEta({ p10: 600, p50: 800, p90: 1080 })).toBe('10–20 min');
+    expect(formatEta({ p10: 3000, p50: 4000, p90: 6000 })).toBe('50 min–1 h 45 min');
+    expect(formatEta({ p10: 30, p50: 200, p90: 400 })).toBe('<1–7 min');
+    expect(formatEta({ p10: 600, p50: 720, p90: null })).toBe('10 min or more');
+  });
+});
+
+describe('formatCopyVsWrites (§5.2)', () => {
+  it('says the ratio in words', () => {
+    expect(formatCopyVsWrites(1.2 * 1024 ** 3, 400 * 1024 ** 2)).toBe('copy 3.1× faster');
+    expect(formatCopyVsWrites(100, 120)).toBe('writes faster than copy');
+    expect(formatCopyVsWrites(100, 0)).toBe('no application writes');
+  });
+});
+
+describe('axis units (§4.1.3)', () => {
+  it('keeps one unit per axis, chosen from the largest value', () => {
+    const unit = byteUnitFor(768 * 1024 ** 2);
+    expect([0, 256, 512, 768].map((m) => formatBytesInUnit(m * 1024 ** 2, unit))).toEqual(['0\u00a0MiB', '256\u00a0MiB', '512\u00a0MiB', '768\u00a0MiB']);
+    expect(formatBytesInUnit(1.5 * 1024 ** 3, byteUnitFor(2 * 1024 ** 3))).toBe('1.5\u00a0GiB');
+  });
+  it('formats a time of day', () => {
+    expect(formatTimeOfDay(new Date(2026, 0, 1, 9, 5, 7), true)).toBe('09:05:07');
+    expect(formatTimeOfDay(new Date(2026, 0, 1, 9, 5, 7))).toBe('09:05');
   });
 });

@@ -188,3 +188,67 @@ export function formatUsedOfTotal(usedBytes: number, totalBytes: number, separat
   const totalUnit = total.split(NBSP)[1];
   return usedUnit === totalUnit ? `${usedNumber}${separator}${total}` : `${used}${separator}${total}`;
 }
+
+/** "0.84 ms", "3.1 ms", "84 ms", "1.8 s" (§5.3): latencies and cutover pauses. */
+export function formatLatency(ms: number): string {
+  const value = Math.max(0, ms);
+  if (value >= 1000) return `${fixed(value / 1000, 1)}${NBSP}s`;
+  if (value >= 10) return `${grouping.format(Math.round(value))}${NBSP}ms`;
+  if (value >= 1) return `${fixed(value, 1)}${NBSP}ms`;
+  if (value === 0) return `0${NBSP}ms`;
+  return `${Number(value.toPrecision(2))}${NBSP}ms`;
+}
+
+/** Clock time of day, "14:03" or "14:03:12" (§5.7, chart axes and the ETA's clock time). */
+export function formatTimeOfDay(value: Date | number, withSeconds = false): string {
+  return clock(toDate(value), withSeconds);
+}
+
+/** The rounding step of an ETA point (§5.6): 1 min under 10 min, 5 min under an hour, else 15 min. */
+function roundEtaS(seconds: number): number {
+  const step = seconds < 600 ? 60 : seconds < 3600 ? 300 : 900;
+  return Math.max(step, Math.round(seconds / step) * step);
+}
+
+/**
+ * An ETA from the model's P10/P50/P90 seconds (§5.6): "<1 min", "~12 min" when the spread is
+ * within 30% of the P50, else a range "10–18 min"; an unbounded P90 reads "12 min or more".
+ */
+export function formatEta(eta: { p10: number; p50: number; p90: number | null }): string {
+  if (eta.p90 !== null && eta.p90 < 60) return '<1 min';
+  if (eta.p90 === null) return `${formatDuration(roundEtaS(eta.p50) * 1000)} or more`;
+  if (eta.p90 - eta.p10 <= 0.3 * eta.p50) return eta.p50 < 60 ? '<1 min' : `~${formatDuration(roundEtaS(eta.p50) * 1000)}`;
+  const low = eta.p10 < 60 ? 0 : roundEtaS(eta.p10);
+  const high = roundEtaS(eta.p90);
+  const highText = formatDuration(high * 1000);
+  if (low === 0) return `<1–${highText}`;
+  const lowText = formatDuration(low * 1000);
+  // "10–20 min" when both ends are whole minutes; otherwise each end keeps its own units.
+  const minutesOnly = (text: string) => /^\d+ min$/.test(text);
+  return minutesOnly(lowText) && minutesOnly(highText) ? `${lowText.replace(' min', '')}–${highText}` : `${lowText}–${highText}`;
+}
+
+/** Copy against application writes in words (§5.2): "copy 3.1× faster", "writes faster than copy". */
+export function formatCopyVsWrites(copyBytesPerS: number, writeBytesPerS: number): string {
+  if (writeBytesPerS <= 0) return 'no application writes';
+  if (writeBytesPerS >= copyBytesPerS) return 'writes faster than copy';
+  return `copy ${fixed(copyBytesPerS / writeBytesPerS, 1)}× faster`;
+}
+
+/** The unit a byte axis uses for all its ticks: the largest whose value of `maxBytes` is ≥ 1 (§4.1.3). */
+export function byteUnitFor(maxBytes: number): number {
+  let unit = 0;
+  let value = Math.abs(maxBytes);
+  while (value >= 1024 && unit < UNITS.length - 1) {
+    value /= 1024;
+    unit += 1;
+  }
+  return unit;
+}
+
+/** Bytes in a fixed unit, for axis ticks: "0 MiB", "256 MiB", "768 MiB", "1,024 MiB". */
+export function formatBytesInUnit(bytes: number, unit: number): string {
+  const value = bytes / 1024 ** unit;
+  const digits = value === 0 || Number.isInteger(value) ? 0 : Math.abs(value) < 10 ? (Number.isInteger(value * 10) ? 1 : 2) : Math.abs(value) < 100 ? 1 : 0;
+  return `${fixed(value, digits)}${NBSP}${UNITS[unit]}`;
+}
