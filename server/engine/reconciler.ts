@@ -2,8 +2,9 @@ import 'server-only';
 /**
  * Owns the engine's loop: every second, each migration that has not ended is claimed (or its
  * lease renewed) and advanced by one step, and each cancelled or rolled-back migration whose
- * target LUN still exists has it removed. State lives in the database and on the agents, so a
- * restarted console simply resumes: it re-attaches to the jobs the agents kept running.
+ * target LUN still exists has it removed; once a minute the stored samples are thinned. State
+ * lives in the database and on the agents, so a restarted console simply resumes: it
+ * re-attaches to the jobs the agents kept running.
  */
 import { notInArray } from 'drizzle-orm';
 import type { Db } from '@/db/open';
@@ -13,6 +14,7 @@ import { cleanupTarget, migrationsToClean } from './cleanup';
 import { claimLease, engineInstanceId } from './lease';
 import { TERMINAL_STATES } from './migration-states';
 import { runStep } from './steps';
+import { thinAllSamples, THINNING_INTERVAL_MS } from './thinning';
 
 /** One pass over every live migration; resolves when each has had its step. */
 export async function reconcileOnce(db: Db, owner = engineInstanceId): Promise<void> {
@@ -49,8 +51,15 @@ export function startReconciler(db: Db, intervalMs = 1_000): () => Promise<void>
   let timer: NodeJS.Timeout | undefined;
   let stopped = false;
   let inFlight: Promise<void> = Promise.resolve();
+  let thinnedAt = 0;
+  const thinIfDue = async () => {
+    if (Date.now() - thinnedAt < THINNING_INTERVAL_MS) return;
+    thinnedAt = Date.now();
+    await thinAllSamples(db);
+  };
   const tick = () => {
     inFlight = reconcileOnce(db)
+      .then(thinIfDue)
       .catch((error: unknown) => logger.error('reconciler tick failed', { error: (error as Error).message }))
       .finally(() => {
         if (!stopped) timer = setTimeout(tick, intervalMs).unref();
