@@ -1,23 +1,31 @@
 'use client';
+import { useQuery } from '@tanstack/react-query';
 import { ChevronRight, HardDrive } from 'lucide-react';
 import Link from 'next/link';
-import { useState, type ReactNode } from 'react';
+import { useId, useState, type ReactNode } from 'react';
 import type { DiskGroup, HostDetail, Plex, Volume } from '@/components/api-types';
 import { EmptyState } from '@/components/data/query-states';
 import { formatBytes, formatBytesExact, formatCount, formatRate, formatTier } from '@/components/format';
 import { IdText } from '@/components/id-text';
+import { MigrateSheet } from '@/components/migrations/migrate-sheet';
 import { StateBadge } from '@/components/state-badge';
 import { Button } from '@/components/ui/button';
 import { Card } from '@/components/ui/card';
 import { cn } from '@/components/ui/cn';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
+import { useTRPC } from '@/components/trpc';
 
 /**
  * The host's storage stack as a tree table: Disk group ▸ Volume ▸ Plex (UI.md §3.6). What the
  * user collapsed is kept by id, so live updates (which replace the data) never reopen or
- * close anything; new disk groups and volumes arrive expanded.
+ * close anything; new disk groups and volumes arrive expanded. Operators and admins get a
+ * "Migrate…" action per volume, which opens the Migrate sheet (UI.md §3.7).
  */
 export function VolumesTree({ host }: { host: HostDetail }) {
+  const trpc = useTRPC();
+  const me = useQuery(trpc.auth.me.queryOptions());
+  const canMigrate = me.data?.role === 'operator' || me.data?.role === 'admin';
+  const [migrating, setMigrating] = useState<string | null>(null);
   const [collapsed, setCollapsed] = useState<ReadonlySet<string>>(() => new Set());
   const toggle = (id: string) =>
     setCollapsed((current) => {
@@ -59,20 +67,35 @@ export function VolumesTree({ host }: { host: HostDetail }) {
             <TableHead className="text-right">Write rate</TableHead>
             <TableHead>Plexes / LUN</TableHead>
             <TableHead>Array</TableHead>
-            <TableHead className="pr-4">State</TableHead>
+            <TableHead>State</TableHead>
+            {canMigrate ? <TableHead className="pr-4 text-right">Actions</TableHead> : null}
           </TableRow>
         </TableHeader>
         <TableBody>
           {host.diskGroups.map((group) => (
-            <DiskGroupRows key={group.id} group={group} collapsed={collapsed} toggle={toggle} />
+            <DiskGroupRows
+              key={group.id}
+              group={group}
+              collapsed={collapsed}
+              toggle={toggle}
+              migrate={canMigrate ? { hostState: host.state, hostname: host.hostname, open: setMigrating } : null}
+            />
           ))}
         </TableBody>
       </Table>
+      {migrating ? <MigrateSheet volumeId={migrating} open onClose={() => setMigrating(null)} /> : null}
     </Card>
   );
 }
 
-function DiskGroupRows({ group, collapsed, toggle }: { group: DiskGroup; collapsed: ReadonlySet<string>; toggle: (id: string) => void }) {
+/** What a volume row needs to offer "Migrate…"; null for viewers, who see no button (UI.md §2.9). */
+interface MigrateAction {
+  hostState: HostDetail['state'];
+  hostname: string;
+  open: (volumeId: string) => void;
+}
+
+function DiskGroupRows({ group, collapsed, toggle, migrate }: { group: DiskGroup; collapsed: ReadonlySet<string>; toggle: (id: string) => void; migrate: MigrateAction | null }) {
   const open = !collapsed.has(group.id);
   const sizeBytes = group.volumes.reduce((sum, volume) => sum + volume.sizeBytes, 0);
   return (
@@ -90,14 +113,15 @@ function DiskGroupRows({ group, collapsed, toggle }: { group: DiskGroup; collaps
         <TableCell />
         <TableCell className="text-muted-foreground">{formatCount(group.volumes.length, 'volume')}</TableCell>
         <TableCell />
-        <TableCell className="pr-4" />
+        <TableCell />
+        {migrate ? <TableCell className="pr-4" /> : null}
       </TableRow>
-      {open ? group.volumes.map((volume) => <VolumeRows key={volume.id} volume={volume} collapsed={collapsed} toggle={toggle} />) : null}
+      {open ? group.volumes.map((volume) => <VolumeRows key={volume.id} volume={volume} collapsed={collapsed} toggle={toggle} migrate={migrate} />) : null}
     </>
   );
 }
 
-function VolumeRows({ volume, collapsed, toggle }: { volume: Volume; collapsed: ReadonlySet<string>; toggle: (id: string) => void }) {
+function VolumeRows({ volume, collapsed, toggle, migrate }: { volume: Volume; collapsed: ReadonlySet<string>; toggle: (id: string) => void; migrate: MigrateAction | null }) {
   const open = !collapsed.has(volume.id);
   const plexes = volume.plexes.length;
   return (
@@ -116,14 +140,57 @@ function VolumeRows({ volume, collapsed, toggle }: { volume: Volume; collapsed: 
         </TableCell>
         <TableCell className="text-muted-foreground">{plexes === 0 ? 'no plexes' : plexes === 1 ? '1 plex' : `${plexes} plexes (mirrored)`}</TableCell>
         <TableCell />
-        <TableCell className="pr-4" />
+        <TableCell>
+          {volume.migration ? (
+            <Link href={`/migrations/${volume.migration.id}`} className="inline-flex" title={`Open the migration of ${volume.name}`}>
+              <StateBadge type="migration" state={volume.migration.state} />
+            </Link>
+          ) : null}
+        </TableCell>
+        {migrate ? (
+          <TableCell className="pr-4 text-right">
+            <MigrateButton volume={volume} migrate={migrate} />
+          </TableCell>
+        ) : null}
       </TableRow>
-      {open ? volume.plexes.map((plex) => <PlexRow key={plex.id} plex={plex} />) : null}
+      {open ? volume.plexes.map((plex) => <PlexRow key={plex.id} plex={plex} withActions={migrate !== null} />) : null}
     </>
   );
 }
 
-function PlexRow({ plex }: { plex: Plex }) {
+/** Disabled with its reason (P5) while the volume migrates or the host is not connected. */
+function MigrateButton({ volume, migrate }: { volume: Volume; migrate: MigrateAction }) {
+  const reasonId = useId();
+  const reason = volume.migration
+    ? `Already migrating (${volume.migration.state}); open the migration to follow or cancel it`
+    : migrate.hostState !== 'connected'
+      ? `Host ${migrate.hostname} is ${migrate.hostState}; a migration starts only on a connected host`
+      : null;
+  return (
+    <>
+      <Button
+        variant="outline"
+        size="xs"
+        aria-disabled={reason ? true : undefined}
+        aria-describedby={reason ? reasonId : undefined}
+        title={reason ?? undefined}
+        data-testid={`migrate-${volume.name}`}
+        onClick={() => {
+          if (!reason) migrate.open(volume.id);
+        }}
+      >
+        Migrate…
+      </Button>
+      {reason ? (
+        <span id={reasonId} className="sr-only">
+          {reason}
+        </span>
+      ) : null}
+    </>
+  );
+}
+
+function PlexRow({ plex, withActions }: { plex: Plex; withActions: boolean }) {
   return (
     <TableRow>
       <TableCell className="pl-4">
@@ -158,9 +225,10 @@ function PlexRow({ plex }: { plex: Plex }) {
           <span className="text-muted-foreground">—</span>
         )}
       </TableCell>
-      <TableCell className="pr-4">
+      <TableCell className={withActions ? undefined : 'pr-4'}>
         <StateBadge type="plex" state={plex.state} />
       </TableCell>
+      {withActions ? <TableCell className="pr-4" /> : null}
     </TableRow>
   );
 }

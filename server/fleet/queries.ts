@@ -1,7 +1,8 @@
 import 'server-only';
-import { and, asc, count, desc, eq, ilike, inArray, lt, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ilike, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { arrays, diskGroups, events, hosts, lunMappings, luns, migrations, plexes, volumes } from '@/db/schema';
+import { TERMINAL_STATES } from '@/server/engine/migration-states';
 import { FleetError } from './errors';
 
 /** Every array with capacity figures computed from its LUNs, and its LUN and host counts. */
@@ -179,6 +180,13 @@ export async function getHost(db: Db, hostId: string) {
         .where(inArray(plexes.volumeId, volumeIds))
         .orderBy(asc(plexes.name))
     : [];
+  // The migration running on each volume, if any (at most one: createMigration refuses a second).
+  const running = volumeIds.length
+    ? await db
+        .select({ id: migrations.id, volumeId: migrations.volumeId, state: migrations.state })
+        .from(migrations)
+        .where(and(inArray(migrations.volumeId, volumeIds), notInArray(migrations.state, [...TERMINAL_STATES])))
+    : [];
   const mapped = await db
     .select({ lunId: luns.id, lunName: luns.name, wwn: luns.wwn, sizeBytes: luns.sizeBytes, arrayId: arrays.id, arrayName: arrays.name })
     .from(lunMappings)
@@ -201,6 +209,8 @@ export async function getHost(db: Db, hostId: string) {
           regionSizeBytes: volume.regionSizeBytes,
           nbdExport: volume.nbdExport,
           writeRateBytesPerS: volume.writeRateBytesPerS,
+          writeRateP95BytesPerS: volume.writeRateP95BytesPerS,
+          migration: running.find((migration) => migration.volumeId === volume.id) ?? null,
           plexes: hostPlexes.filter((plex) => plex.volumeId === volume.id).map(({ volumeId: _volumeId, ...plex }) => plex),
         })),
     })),
