@@ -10,7 +10,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { and, eq } from 'drizzle-orm';
 import { expect } from 'vitest';
-import type { Db, OpenDatabase } from '@/db/open';
+import { openDatabase, type Db, type OpenDatabase } from '@/db/open';
 import { arrays, hosts, migrations, volumes } from '@/db/schema';
 import { openDriver } from '@/server/arrays';
 import { createCaller } from '@/server/api/root';
@@ -41,6 +41,8 @@ export interface WorkloadReport {
 export interface EngineFixture {
   db: Db;
   root: string;
+  /** Where agents reach the console's routes. */
+  consoleUrl: string;
   hostId: string;
   agent: AgentProcess;
   arrayIds: Record<'ARR-01' | 'ARR-02' | 'ARR-03', string>;
@@ -54,21 +56,27 @@ export interface EngineFixture {
   /** Calls the agent's HTTP API as the console; expects 200. */
   agentFetch<T = WorkloadReport>(method: string, pathname: string, body?: unknown): Promise<T>;
   jobStatus(id: string): Promise<MigrationStatus>;
-  /** A 16 MiB volume on ARR-01 with a 1 MiB/s verifiable workload; `hotBytes` bounds where it writes. */
-  volumeOnArray1(name: string, hotBytes?: number | null): Promise<{ volume: typeof volumes.$inferSelect; sourceLunId: string }>;
+  /** A 16 MiB volume on ARR-01 with a 1 MiB/s verifiable workload on the agent (unless `workload` is false); `hotBytes` bounds where it writes. */
+  volumeOnArray1(name: string, hotBytes?: number | null, workload?: boolean): Promise<{ volume: typeof volumes.$inferSelect; sourceLunId: string }>;
   /** Stops the workload and verifies every acknowledged write. */
   stopAndVerify(name: string): Promise<WorkloadReport>;
   migrationInput(volumeId: string, over?: Partial<CreateMigrationInput>): CreateMigrationInput;
   create(volumeId: string, over?: Partial<CreateMigrationInput>): ReturnType<typeof createMigration>;
+  /**
+   * Stops serving the agent routes and closes the database, leaving the agent running, so a
+   * console process can open the same folder (PGlite allows one process per folder) on `port`.
+   */
+  releaseConsole(): Promise<{ port: number }>;
   close(): Promise<void>;
 }
 
-export async function startEngineFixture(): Promise<EngineFixture> {
-  const opened: OpenDatabase = await freshDatabase();
+/** `persistent`: the database lives in a PGlite folder under `root`/db, so another process can take it over (see `releaseConsole`). */
+export async function startEngineFixture(options: { persistent?: boolean } = {}): Promise<EngineFixture> {
+  const root = await mkdtemp(path.join(os.tmpdir(), 'tern-engine-test-'));
+  const opened: OpenDatabase = options.persistent ? await openDatabase({ dataDir: path.join(root, 'db') }) : await freshDatabase();
   const db = opened.db;
   const routes = agentRoutes(db);
   const consoleServer: ConsoleServer = await startConsoleServer({ 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat });
-  const root = await mkdtemp(path.join(os.tmpdir(), 'tern-engine-test-'));
   const arrayIds = {} as EngineFixture['arrayIds'];
   for (const [name, capacityBytes] of [['ARR-01', 256 * MiB], ['ARR-02', 256 * MiB], ['ARR-03', 8 * MiB]] as const) {
     const array = await createArray(db, actor, { name, vendor: 'Tern', model: 'directory', tier: 1, capacityBytes, driver: { kind: 'directory', path: path.join(root, name) } });
@@ -102,9 +110,11 @@ export async function startEngineFixture(): Promise<EngineFixture> {
     ...over,
   });
 
+  let released = false;
   return {
     db,
     root,
+    consoleUrl: consoleServer.url,
     hostId,
     agent,
     arrayIds,
@@ -127,12 +137,12 @@ export async function startEngineFixture(): Promise<EngineFixture> {
       ),
     agentFetch,
     jobStatus: (id) => agentFetch<MigrationStatus>('GET', `/v1/migrations/${id}`),
-    async volumeOnArray1(name, hotBytes = null) {
+    async volumeOnArray1(name, hotBytes = null, workload = true) {
       const lun = await createLun(db, actor, { arrayId: arrayIds['ARR-01'], name: `src-${name}`, sizeBytes: VOLUME_BYTES });
       await mapLun(db, actor, { lunId: lun.id, hostId });
       await createVolume(db, actor, { hostId, lunId: lun.id, diskGroup: 'dg', name, sizeBytes: VOLUME_BYTES });
       const [volume] = await db.select().from(volumes).where(and(eq(volumes.hostId, hostId), eq(volumes.name, name)));
-      await agentFetch('PUT', `/v1/workloads/dg/${name}`, { writeRateBytesPerS: MiB, rangeBytes: hotBytes });
+      if (workload) await agentFetch('PUT', `/v1/workloads/dg/${name}`, { writeRateBytesPerS: MiB, rangeBytes: hotBytes });
       return { volume: volume!, sourceLunId: lun.id };
     },
     async stopAndVerify(name) {
@@ -141,10 +151,18 @@ export async function startEngineFixture(): Promise<EngineFixture> {
     },
     migrationInput,
     create: (volumeId, over) => createMigration(db, actor, migrationInput(volumeId, over)),
-    async close() {
-      await killAllAgents();
+    async releaseConsole() {
+      released = true;
       await consoleServer.close();
       await opened.close();
+      return { port: Number(new URL(consoleServer.url).port) };
+    },
+    async close() {
+      await killAllAgents();
+      if (!released) {
+        await consoleServer.close();
+        await opened.close();
+      }
       await rm(root, { recursive: true, force: true });
     },
   };

@@ -12,7 +12,15 @@ import type { Db } from '@/db/open';
 import { migrations } from '@/db/schema';
 import type { MigrationRow } from './create';
 
-export const LEASE_MS = 15_000;
+/** How long a lease lasts unless renewed; TERN_ENGINE_LEASE_MS shortens it for recovery tests. */
+export const LEASE_MS = leaseMs(process.env.TERN_ENGINE_LEASE_MS);
+
+function leaseMs(value: string | undefined): number {
+  if (value === undefined) return 15_000;
+  const ms = Number(value);
+  if (!Number.isInteger(ms) || ms < 1_000) throw new Error(`TERN_ENGINE_LEASE_MS must be an integer of at least 1000, not ${value}`);
+  return ms;
+}
 
 /** This process's identity as a lease owner. */
 export const engineInstanceId = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
