@@ -120,7 +120,7 @@ describe('recovery', () => {
     const workload = new Workload(client, { depth: 4, writeRateBytesPerS: MiB, seed: 7, range: { offset: 0, length: MiB / 2 } });
     workload.start();
     try {
-      const created = await fx.create(volume.id, { throttleBytesPerS: 2 * MiB });
+      const created = await fx.create(volume.id, { throttleBytesPerS: 4 * MiB });
       await fx.reconcileUntil(created.id, ['copying']);
       // Past the job's first checkpoints (one a second), so the restart can prove regions clean.
       await waitFor('some bytes copied', async () => (await fx!.jobStatus(created.id)).bytesCopied >= 6 * MiB);
