@@ -33,17 +33,14 @@ type CutoverMode = 'auto' | 'manual' | 'window';
 const FULL_AFTER_SHARE = 0.9;
 
 export function MigrateSheet({ volumeId, open, onClose }: { volumeId: string; open: boolean; onClose: () => void }) {
-  return (
-    <Sheet open={open} onClose={onClose} title="Migrate volume" data-testid="migrate-sheet">
-      {open ? <MigrateForm volumeId={volumeId} onClose={onClose} /> : null}
-    </Sheet>
-  );
+  return open ? <MigrateForm volumeId={volumeId} onClose={onClose} /> : null;
 }
 
 function MigrateForm({ volumeId, onClose }: { volumeId: string; onClose: () => void }) {
   const trpc = useTRPC();
   const router = useRouter();
   const queryClient = useQueryClient();
+  const formId = useId();
   const [throttle, setThrottle] = useState<ThrottleInput>({ mode: 'none', mibPerS: '' });
   const throttleCheck = parseThrottle(throttle);
   const throttleBytesPerS = useDeferredValue(throttleCheck.ok ? throttleCheck.bytesPerS : null);
@@ -68,20 +65,26 @@ function MigrateForm({ volumeId, onClose }: { volumeId: string; onClose: () => v
     }),
   );
 
+  const sheet = (body: ReactNode, description?: ReactNode, footer?: ReactNode) => (
+    <Sheet open onClose={onClose} title="Migrate volume" description={description} footer={footer} data-testid="migrate-sheet">
+      {body}
+    </Sheet>
+  );
+
   if (options.isPending) {
-    return (
+    return sheet(
       <div role="status" aria-label="Loading migration options" className="space-y-3">
         <Skeleton className="h-5 w-72" />
         <Skeleton className="h-24" />
         <Skeleton className="h-24" />
-      </div>
+      </div>,
     );
   }
   if (options.isError) {
-    return (
+    return sheet(
       <Alert tone="danger" role="alert" title="Could not load the migration options" actions={<Button size="sm" variant="outline" onClick={() => options.refetch()}>Retry</Button>}>
         <p>{options.error.message}</p>
-      </Alert>
+      </Alert>,
     );
   }
 
@@ -107,15 +110,33 @@ function MigrateForm({ volumeId, onClose }: { volumeId: string; onClose: () => v
     });
   }
 
-  return (
+  const footer = (
+    <div className="space-y-3">
+      <p className="text-sm" data-testid="migrate-prediction">
+        <Prediction strategy={effectiveStrategy} recommendation={recommendation} />{' '}
+        {commit === 'manual' ? 'Source kept until you commit.' : 'Source released after the copy is verified.'}
+      </p>
+      <div className="flex justify-end gap-2">
+        <Button variant="outline" onClick={onClose}>
+          Cancel
+        </Button>
+        <Button type="submit" form={formId} disabled={Boolean(blocked) || create.isPending}>
+          {create.isPending ? <Spinner /> : null}
+          Start migration
+        </Button>
+      </div>
+    </div>
+  );
+
+  return sheet(
     <form
+      id={formId}
       className="space-y-6"
       onSubmit={(event) => {
         event.preventDefault();
         start();
       }}
     >
-      <VolumeSummary data={data} />
       {create.error ? (
         <Alert tone="danger" role="alert" title="The console refused to start this migration">
           <p>{create.error.message}</p>
@@ -185,30 +206,17 @@ function MigrateForm({ volumeId, onClose }: { volumeId: string; onClose: () => v
         </Radio>
       </Section>
 
-      <div className="sticky bottom-0 -mx-5 -mb-4 space-y-3 border-t bg-background px-5 py-3">
-        <p className="text-sm" data-testid="migrate-prediction">
-          <Prediction strategy={effectiveStrategy} recommendation={recommendation} />{' '}
-          {commit === 'manual' ? 'Source kept until you commit.' : 'Source released after the copy is verified.'}
-        </p>
-        <div className="flex justify-end gap-2">
-          <Button variant="outline" onClick={onClose}>
-            Cancel
-          </Button>
-          <Button type="submit" disabled={Boolean(blocked) || create.isPending}>
-            {create.isPending ? <Spinner /> : null}
-            Start migration
-          </Button>
-        </div>
-      </div>
-    </form>
+    </form>,
+    <VolumeSummary data={data} />,
+    footer,
   );
 }
 
 function VolumeSummary({ data }: { data: Options }) {
   const { volume } = data;
   return (
-    <div className="space-y-1 text-sm">
-      <p>
+    <div className="space-y-1">
+      <p className="text-foreground">
         {volume.hostname} / {volume.diskGroup} / <span className="font-medium">{volume.name}</span> · {formatBytes(volume.sizeBytes)}
         {volume.source ? (
           <>
@@ -217,7 +225,7 @@ function VolumeSummary({ data }: { data: Options }) {
           </>
         ) : null}
       </p>
-      <p className="text-muted-foreground">
+      <p>
         {volume.writeRateBytesPerS === null ? (
           'No write rate reported yet'
         ) : (
@@ -361,7 +369,7 @@ function WindowFields({ window, onChange, error }: { window: { start: string; en
 
 function Prediction({ strategy, recommendation }: { strategy: 'precopy' | 'mirror'; recommendation: Options['recommendation'] }) {
   if (strategy === 'mirror') {
-    return <>Predicted: ~{formatDuration(recommendation.mirror.durationS * 1000)} to resync at {formatRate(recommendation.copyRateBytesPerS)}, no pause.</>;
+    return <>Predicted: {approximately(recommendation.mirror.durationS)} to resync at {formatRate(recommendation.copyRateBytesPerS)}, no pause.</>;
   }
   const { precopy } = recommendation;
   if (!precopy.converges || precopy.durationS === null || precopy.switchPauseMs === null) {
@@ -369,10 +377,16 @@ function Prediction({ strategy, recommendation }: { strategy: 'precopy' | 'mirro
   }
   return (
     <>
-      Predicted: ~{formatDuration(precopy.durationS * 1000)} of copying in ~{precopy.passes} {precopy.passes === 1 ? 'pass' : 'passes'}, switch pause ~{formatLatency(precopy.switchPauseMs)} (budget{' '}
+      Predicted: {approximately(precopy.durationS)} of copying in ~{precopy.passes} {precopy.passes === 1 ? 'pass' : 'passes'}, switch pause ~{formatLatency(precopy.switchPauseMs)} (budget{' '}
       {formatLatency(recommendation.pauseBudgetMs)}).
     </>
   );
+}
+
+/** "~3 min", but "<1 s" rather than "~<1 s". */
+function approximately(seconds: number): string {
+  const text = formatDuration(seconds * 1000);
+  return text.startsWith('<') ? text : `~${text}`;
 }
 
 function Section({ number, title, children }: { number: number; title: string; children: ReactNode }) {

@@ -35,6 +35,7 @@ export function Sheet({
 }) {
   const root = useRef<HTMLDivElement>(null);
   const panel = useRef<HTMLDivElement>(null);
+  const content = useRef<HTMLDivElement>(null);
   const titleId = useId();
   const descriptionId = useId();
   const onCloseRef = useRef(onClose);
@@ -48,7 +49,8 @@ export function Sheet({
     // Everything else in the body goes inert (the sheet is portalled into the body).
     const inerted = [...document.body.children].filter((element) => element !== root.current && !element.hasAttribute('inert'));
     for (const element of inerted) element.setAttribute('inert', '');
-    const first = initialFocus?.current ?? panel.current?.querySelector<HTMLElement>(FOCUSABLE) ?? panel.current;
+    // The first control of the content (not the close button), else the dialog itself, so its title is read.
+    const first = initialFocus?.current ?? content.current?.querySelector<HTMLElement>(FOCUSABLE) ?? panel.current;
     first?.focus();
 
     function onKeyDown(event: KeyboardEvent) {
@@ -116,7 +118,9 @@ export function Sheet({
             <X aria-hidden className="size-4" />
           </button>
         </header>
-        <div className="min-h-0 flex-1 overflow-y-auto px-5 py-4">{children}</div>
+        <div ref={content} className="min-h-0 flex-1 overflow-y-auto px-5 py-4">
+          {children}
+        </div>
         {footer ? <footer className="border-t px-5 py-3">{footer}</footer> : null}
       </div>
     </div>,
