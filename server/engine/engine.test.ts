@@ -85,6 +85,8 @@ describe('migration engine', () => {
     const running = strategy === 'mirror' ? 'migration.syncing' : 'migration.copying';
     const expected = ['migration.created', 'migration.preparing', running, 'migration.verified', 'migration.committing', 'migration.completed'];
     expect(kinds.filter((kind) => expected.includes(kind))).toEqual(expected);
+    const passNotes = await fx.db.select({ message: events.message }).from(events).where(and(eq(events.objectId, created.id), eq(events.kind, 'migration.pass-finished')));
+    expect(passNotes.map((e) => e.message), 'each finished pass is explained').toContainEqual(expect.stringMatching(/pass 0 \(the whole volume\) done: copied 256 regions \(16 MiB\)/));
     expect((await fx.db.select({ n: count() }).from(migrationSamples).where(eq(migrationSamples.migrationId, created.id)))[0]?.n).toBeGreaterThan(0);
 
     const viewer = fx.caller('viewer');

@@ -6,7 +6,7 @@ import 'server-only';
  * across an agent call; state changes go through `transition`, guarded by the lease epoch.
  */
 import { and, count, eq, inArray } from 'drizzle-orm';
-import type { Db } from '@/db/open';
+import type { Db, Tx } from '@/db/open';
 import { arrays, hosts, lunMappings, luns, migrations, volumes } from '@/db/schema';
 import { ArrayError, openDriver } from '@/server/arrays';
 import type { EventRow } from '@/server/events/bus';
@@ -14,10 +14,12 @@ import { appendEvent, publishEvents, type Actor } from '@/server/events/log';
 import { AgentCallError, agentClient, type AgentTarget } from '@/server/fleet/agent-client';
 import { createLun, isMapped, mapLun } from '@/server/fleet/arrays';
 import { formatBytes } from '@/server/format';
+import type { MigrationStatus } from '@/server/protocol/agent-api';
 import { causeOf, consoleState, progressOf } from './agent-status';
 import type { CutoverPolicy, MigrationRow } from './create';
 import { underLease } from './lease';
 import type { MigrationState } from './migration-states';
+import { passEvents } from './pass-events';
 import { ingestSamples } from './samples';
 import { transition } from './transition';
 import { describeWindow, windowState } from './window';
@@ -143,15 +145,25 @@ async function follow(db: Db, ctx: Context) {
   const to = consoleState(status, row.state);
   const patch = { ...progressOf(status, volume.regionSizeBytes), agentUnreachableSince: null };
   let current: MigrationRow | undefined = row;
+  // Passes the agent finished since the last look are explained in events, with the row that records them.
+  const explainPasses = (tx: Tx) => appendPassEvents(tx, row, status, volume.regionSizeBytes);
   if (to === row.state) {
-    await db.update(migrations).set({ ...patch, updatedAt: new Date() }).where(and(eq(migrations.id, row.id), eq(migrations.state, row.state), underLease(row)));
+    const explained = await db.transaction(async (tx) => {
+      const [updated] = await tx
+        .update(migrations)
+        .set({ ...patch, updatedAt: new Date() })
+        .where(and(eq(migrations.id, row.id), eq(migrations.state, row.state), underLease(row)))
+        .returning({ id: migrations.id });
+      return updated ? explainPasses(tx) : [];
+    });
+    publishEvents(...explained);
     if (row.agentUnreachableSince) await recordReachable(db, row, host);
   } else {
     const cause =
       to === 'ready' && policy.mode === 'window' && policy.window
         ? `${volume.nbdExport}: converged after pass ${status.pass}; the engine cuts over inside window ${describeWindow(policy.window)}, the copy keeps up meanwhile`
         : causeOf(status, to);
-    current = await transition(db, row, { to, cause, actor: engineActor, patch, guard: underLease(row) });
+    current = await transition(db, row, { to, cause, actor: engineActor, patch, guard: underLease(row), within: explainPasses });
   }
   if (current?.state === 'ready' && status.phase === 'ready' && !status.paused && policy.mode === 'window' && policy.window && windowState(policy, new Date()).open) {
     const switched = await agentClient.migrationAction(db, host, row.id, 'cutover');
@@ -209,6 +221,14 @@ async function releaseSource(db: Db, { row, host, volume }: Context) {
 }
 
 /** Awaits an array call, treating "no such LUN or mapping" as already done. */
+async function appendPassEvents(tx: Tx, row: MigrationRow, status: MigrationStatus, regionSizeBytes: number): Promise<EventRow[]> {
+  const explained = [];
+  for (const event of passEvents(row.agentStatus as MigrationStatus | null, status, regionSizeBytes)) {
+    explained.push(await appendEvent(tx, { ...event, actor: engineActor, object: { kind: 'migration', id: row.id, name: status.volume } }));
+  }
+  return explained;
+}
+
 export async function ignoreMissing(promise: Promise<unknown>) {
   try {
     await promise;
