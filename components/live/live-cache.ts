@@ -96,7 +96,8 @@ export function createLiveCache(queryClient: QueryClient, trpc: Trpc, intervalMs
       const kinds = queryClient.getQueryData<string[]>(trpc.events.kinds.queryKey());
       if (kinds && !kinds.includes(event.kind)) markStale(trpc.events.kinds.queryFilter());
       if (event.objectKind === 'array' || event.objectKind === 'lun') markStale(trpc.arrays.pathFilter(), trpc.hosts.get.pathFilter());
-      if (event.kind.startsWith('migration.')) markStale(trpc.migrations.pathFilter());
+      // A migration's state shows on its list, its page, the overview's activity and its volume's host page.
+      if (event.kind.startsWith('migration.')) markStale(trpc.migrations.pathFilter(), trpc.overview.activity.queryFilter(), trpc.hosts.get.pathFilter());
     },
     dispose() {
       stale.dispose();
