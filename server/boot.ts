@@ -27,6 +27,12 @@ async function start() {
   }
   const { startLivenessMonitor } = await import('@/server/fleet/hosts');
   startLivenessMonitor(db);
+  if (!config.databaseUrl) {
+    // The data folder is locked to this process, so any other lease holder died with its console.
+    const { expireLeasesOfDeadOwners } = await import('@/server/engine/lease');
+    const taken = await expireLeasesOfDeadOwners(db);
+    if (taken) logger.info('taking over migrations of the previous console process', { migrations: taken });
+  }
   const { startReconciler } = await import('@/server/engine/reconciler');
   startReconciler(db);
   if (config.demo) {

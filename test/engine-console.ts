@@ -7,6 +7,7 @@
  */
 import { parseArgs } from 'node:util';
 import { openDatabase } from '@/db/open';
+import { expireLeasesOfDeadOwners } from '@/server/engine/lease';
 import { startReconciler } from '@/server/engine/reconciler';
 import { bus } from '@/server/events/bus';
 import { agentRoutes } from '@/server/fleet/agent-routes';
@@ -24,6 +25,8 @@ const stopped = new AbortController();
 void (async () => {
   for await (const change of bus.listen('migration', stopped.signal)) print({ msg: 'migration', id: change.id, state: change.state, message: change.event.message });
 })();
+// As server/boot.ts does for the embedded database: the previous console on this folder is dead.
+await expireLeasesOfDeadOwners(opened.db);
 const stopReconciler = startReconciler(opened.db, Number(values['interval-ms'] ?? 250));
 print({ msg: 'ready', url: server.url });
 

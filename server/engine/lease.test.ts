@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db, OpenDatabase } from '@/db/open';
 import { arrays, diskGroups, events, hosts, migrations, volumes } from '@/db/schema';
 import { freshDatabase } from '@/test/db';
-import { claimLease, LEASE_MS, underLease } from './lease';
+import { claimLease, expireLeasesOfDeadOwners, LEASE_MS, underLease } from './lease';
 import { engineActor } from './steps';
 import { transition } from './transition';
 
@@ -57,5 +57,16 @@ describe('migration leases', () => {
     // The new owner's guarded write goes through.
     const moved = await transition(db, second!, { to: 'ready', cause: 'converged', actor: engineActor, guard: underLease(second!) });
     expect(moved?.state).toBe('ready');
+  });
+
+  it('a console alone on its data folder takes over a dead predecessor’s leases at once, with a new epoch', async () => {
+    const now = new Date();
+    const held = await claimLease(db, migrationId, 'console-dead', new Date(now.getTime() + 10 * LEASE_MS));
+    expect(held?.leaseOwner).toBe('console-dead');
+    expect(await claimLease(db, migrationId, 'console-new', now), 'the lease is still live').toBeUndefined();
+    expect(await expireLeasesOfDeadOwners(db, 'console-new', now)).toBe(1);
+    const taken = await claimLease(db, migrationId, 'console-new', new Date(now.getTime() + 1));
+    expect(taken).toMatchObject({ leaseOwner: 'console-new', leaseEpoch: held!.leaseEpoch + 1 });
+    expect(await expireLeasesOfDeadOwners(db, 'console-new', now), 'its own leases are left alone').toBe(0);
   });
 });

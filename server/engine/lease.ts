@@ -7,7 +7,7 @@ import 'server-only';
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { and, eq, isNull, lt, or, sql } from 'drizzle-orm';
+import { and, eq, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { migrations } from '@/db/schema';
 import type { MigrationRow } from './create';
@@ -47,4 +47,18 @@ export function underLease(row: Pick<MigrationRow, 'leaseOwner' | 'leaseEpoch'>)
 /** Frees the lease of a migration that reached a terminal state. */
 export async function releaseLease(db: Db, row: Pick<MigrationRow, 'id' | 'leaseOwner' | 'leaseEpoch'>) {
   await db.update(migrations).set({ leaseOwner: null, leaseExpiresAt: null }).where(and(eq(migrations.id, row.id), underLease(row)));
+}
+
+/**
+ * Ends every lease held by another owner at once. Only for a console that knows it is alone on
+ * its database (the embedded database's data folder is locked to one process), so every other
+ * owner is a process that died: its migrations are taken over on the next tick, not a lease later.
+ */
+export async function expireLeasesOfDeadOwners(db: Db, owner = engineInstanceId, now = new Date()): Promise<number> {
+  const expired = await db
+    .update(migrations)
+    .set({ leaseExpiresAt: now })
+    .where(and(isNotNull(migrations.leaseOwner), ne(migrations.leaseOwner, owner)))
+    .returning({ id: migrations.id });
+  return expired.length;
 }
