@@ -24,12 +24,12 @@ test('an operator migrates a demo volume from the browser, watches it converge, 
   await volumeRow.getByRole('button', { name: /Migrate/ }).click();
   const sheet = page.getByTestId('migrate-sheet');
   await expect(sheet).toBeVisible();
-  await expect(sheet.getByTestId('target-ARR-03')).toContainText(/already/i);
+  await expect(sheet.getByTestId('target-ARR-03')).toContainText('the volume is already on this array');
   await sheet.getByTestId('target-ARR-02').getByRole('radio').check();
   await sheet.getByRole('radio', { name: /^Pre-copy/ }).check();
-  await sheet.getByLabel(/Throttle/i).fill('8');
-  await sheet.getByRole('radio', { name: /Manual — wait for me in Ready/ }).check();
-  await sheet.getByRole('radio', { name: /Manual — wait for me/ }).last().check();
+  await sheet.getByLabel('Throttle (MiB/s)').fill('8');
+  await sheet.getByRole('radio', { name: 'Manual — wait for me in Ready', exact: true }).check();
+  await sheet.getByRole('radio', { name: 'Manual — wait for me', exact: true }).check();
   await sheet.getByRole('button', { name: 'Start migration' }).click();
 
   await expect(page).toHaveURL(/\/migrations\/[0-9a-f-]{36}$/, { timeout: 30_000 });
