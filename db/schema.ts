@@ -227,19 +227,52 @@ export const plexes = pgTable(
   (t) => [uniqueIndex('plexes_volume_name_idx').on(t.volumeId, t.name), index('plexes_lun_idx').on(t.lunId)],
 );
 
+/**
+ * An approved evacuation (server/evacuation): the constraints and plan as approved, the policies
+ * its migrations were created with, and the rollup the reconciler refreshes each tick.
+ */
 export const evacuations = pgTable('evacuations', {
   id: uuid('id').primaryKey().defaultRandom(),
   sourceArrayIds: jsonb('source_array_ids').$type<string[]>().notNull(),
+  /** PlanConstraints as approved (excluded volumes included). */
   constraints: jsonb('constraints').$type<Record<string, unknown>>().notNull(),
+  /** Move key (`volumeId:lunId`) → target array id, as approved. */
   placement: jsonb('placement').$type<Record<string, unknown>>().notNull(),
+  /** This evacuation's overrides of the Settings limits (Partial<PlanLimits>); applied at each tick. */
   limits: jsonb('limits').$type<Record<string, unknown>>().notNull(),
   window: jsonb('window').$type<Record<string, unknown> | null>(),
+  /** Outside the window: keep copying (cutovers wait) or pause copying too. */
+  outsideWindow: text('outside_window').notNull().default('keep-copying'),
+  /** Cutover and commit policy given to every migration: 'auto' | 'manual'. */
+  cutover: text('cutover').notNull().default('auto'),
+  commitPolicy: text('commit_policy').notNull().default('auto'),
+  /** The PlanResult as approved: the reference for drift (finish at approval, planned burndown). */
+  plan: jsonb('plan').$type<Record<string, unknown>>(),
+  approvedAt: at('approved_at'),
   state: evacuationState('state').notNull().default('planned'),
   rollup: jsonb('rollup').$type<Record<string, unknown>>().notNull().default({}),
+  startedAt: at('started_at'),
+  endedAt: at('ended_at'),
   createdBy: text('created_by').notNull(),
   createdAt: createdAt(),
   updatedAt: at('updated_at').notNull().defaultNow(),
 });
+
+/** The evacuation's burndown: bytes left on its sources and left to copy, at most one row per 5 s. */
+export const evacuationSamples = pgTable(
+  'evacuation_samples',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    evacuationId: uuid('evacuation_id')
+      .notNull()
+      .references(() => evacuations.id, { onDelete: 'cascade' }),
+    at: at('at').notNull(),
+    leftOnSourceBytes: bytes('left_on_source_bytes').notNull(),
+    leftToCopyBytes: bytes('left_to_copy_bytes').notNull(),
+    committedBytes: bytes('committed_bytes').notNull(),
+  },
+  (t) => [index('evacuation_samples_evacuation_at_idx').on(t.evacuationId, t.at)],
+);
 
 export const migrations = pgTable(
   'migrations',
@@ -267,6 +300,8 @@ export const migrations = pgTable(
     cutoverPolicy: jsonb('cutover_policy').$type<Record<string, unknown>>().notNull().default({}),
     error: text('error'),
     evacuationId: uuid('evacuation_id').references(() => evacuations.id),
+    /** Admission order among queued migrations: lower goes first (an evacuation's plan order). */
+    priority: integer('priority').notNull().default(0),
     leaseOwner: text('lease_owner'),
     leaseEpoch: integer('lease_epoch').notNull().default(0),
     leaseExpiresAt: at('lease_expires_at'),
@@ -279,7 +314,11 @@ export const migrations = pgTable(
     updatedAt: at('updated_at').notNull().defaultNow(),
     completedAt: at('completed_at'),
   },
-  (t) => [index('migrations_state_idx').on(t.state), index('migrations_volume_idx').on(t.volumeId)],
+  (t) => [
+    index('migrations_state_idx').on(t.state),
+    index('migrations_volume_idx').on(t.volumeId),
+    index('migrations_evacuation_idx').on(t.evacuationId),
+  ],
 );
 
 export const migrationSamples = pgTable(
