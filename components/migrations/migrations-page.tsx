@@ -9,10 +9,9 @@ import { SortHead } from '@/components/data/sort-head';
 import { formatSort, parseSort, sortRows, type SortState } from '@/components/data/sorting';
 import { useDebouncedUrlParam, useUrlParams } from '@/components/data/use-url-params';
 import { useRowFreeze } from '@/components/data/use-row-freeze';
-import { formatBytes, formatCount, formatInteger, formatRate } from '@/components/format';
+import { formatBytes, formatCount, formatInteger } from '@/components/format';
 import { PageHeader } from '@/components/page-header';
 import { RelativeTime, Since } from '@/components/relative-time';
-import { Sparkline } from '@/components/sparkline';
 import { StateBadge, stateLabel } from '@/components/state-badge';
 import { buttonVariants } from '@/components/ui/button';
 import { Badge } from '@/components/ui/badge';
@@ -20,9 +19,9 @@ import { Card } from '@/components/ui/card';
 import { cn } from '@/components/ui/cn';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 import { useTRPC } from '@/components/trpc';
-import { etaOf } from './eta';
+import { CopyRate, Eta } from './migration-cells';
 import { PhaseBar } from './phase-bar';
-import { SPARKLINE_WINDOW_MS, useMigrationActivity, type RatePoint } from './use-migration-activity';
+import { useMigrationActivity, type RatePoint } from './use-migration-activity';
 
 const FINISHED = ['completed', 'failed', 'cancelled', 'rolled-back'];
 const VIEWS = ['active', 'attention', 'finished', 'all'] as const;
@@ -208,8 +207,6 @@ export function MigrationsPage() {
 
 function MigrationListRow({ migration, sparkline }: { migration: MigrationRow; sparkline?: RatePoint[] }) {
   const left = leftOf(migration);
-  const running = migration.state === 'copying' || migration.state === 'syncing';
-  const eta = etaOf(migration);
   return (
     <TableRow data-testid="migration-row" data-state={migration.state} data-volume={migration.nbdExport}>
       <TableCell className="pl-4">
@@ -235,28 +232,10 @@ function MigrationListRow({ migration, sparkline }: { migration: MigrationRow; s
       </TableCell>
       <TableCell className="text-right tabular-nums whitespace-nowrap">{left === null ? <span className="text-muted-foreground">—</span> : `${formatBytes(left)} left`}</TableCell>
       <TableCell className="whitespace-nowrap">
-        {migration.state === 'paused' ? (
-          <Badge tone="warning">paused</Badge>
-        ) : running ? (
-          <div className="flex items-center gap-2 text-blue-700 dark:text-sky-400">
-            {sparkline?.length ? <Sparkline points={sparkline.map((p) => ({ t: p.t, value: p.bytesPerS }))} windowMs={SPARKLINE_WINDOW_MS} width={80} /> : null}
-            <span className="text-foreground tabular-nums">{migration.copyRateBytesPerS === null ? '—' : formatRate(migration.copyRateBytesPerS)}</span>
-            {migration.throttleBytesPerS ? <Badge tone="outline">throttled {formatRate(migration.throttleBytesPerS)}</Badge> : null}
-          </div>
-        ) : (
-          <span className="text-muted-foreground">—</span>
-        )}
+        <CopyRate migration={migration} sparkline={sparkline} showThrottle />
       </TableCell>
-      <TableCell
-        className={cn(
-          'whitespace-nowrap tabular-nums',
-          eta.tone === 'muted' && 'text-muted-foreground',
-          eta.tone === 'attention' && 'font-medium text-violet-700 dark:text-violet-300',
-          eta.tone === 'warning' && 'text-amber-700 dark:text-amber-400',
-        )}
-        title={eta.title}
-      >
-        {eta.text}
+      <TableCell>
+        <Eta migration={migration} />
       </TableCell>
       <TableCell className="whitespace-nowrap">
         {migration.sourceArrayName ?? '—'} → {migration.targetArrayName}

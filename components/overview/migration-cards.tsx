@@ -4,14 +4,13 @@ import Link from 'next/link';
 import type { ReactNode } from 'react';
 import { QueryError } from '@/components/data/query-states';
 import { formatBytes, formatRate } from '@/components/format';
-import { etaOf } from '@/components/migrations/eta';
+import { CopyRate, Eta } from '@/components/migrations/migration-cells';
 import { PhaseBar } from '@/components/migrations/phase-bar';
-import { SPARKLINE_WINDOW_MS, type MigrationActivity, type useMigrationActivity } from '@/components/migrations/use-migration-activity';
+import type { MigrationActivity, useMigrationActivity } from '@/components/migrations/use-migration-activity';
 import { Since } from '@/components/relative-time';
 import { Sparkline } from '@/components/sparkline';
 import { buttonVariants } from '@/components/ui/button';
 import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
-import { cn } from '@/components/ui/cn';
 import { Skeleton } from '@/components/ui/skeleton';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 
@@ -101,8 +100,6 @@ export function ActiveMigrationsCard({ activity }: { activity: ActivityQuery }) 
 }
 
 function ActiveRow({ migration }: { migration: ActivityRow }) {
-  const running = migration.state === 'copying' || migration.state === 'syncing';
-  const eta = etaOf(migration);
   return (
     <TableRow data-testid="active-migration" data-state={migration.state}>
       <TableCell className="pl-4">
@@ -115,17 +112,10 @@ function ActiveRow({ migration }: { migration: ActivityRow }) {
         <PhaseBar migration={migration} />
       </TableCell>
       <TableCell className="whitespace-nowrap">
-        {running ? (
-          <div className="flex items-center gap-2 text-blue-700 dark:text-sky-400">
-            <Sparkline points={migration.sparkline.map((p) => ({ t: p.t, value: p.bytesPerS }))} windowMs={SPARKLINE_WINDOW_MS} width={80} />
-            <span className="text-foreground tabular-nums">{migration.copyRateBytesPerS === null ? '—' : formatRate(migration.copyRateBytesPerS)}</span>
-          </div>
-        ) : (
-          <span className="text-muted-foreground">—</span>
-        )}
+        <CopyRate migration={migration} sparkline={migration.sparkline} />
       </TableCell>
-      <TableCell className={cn('pr-4 whitespace-nowrap tabular-nums', eta.tone === 'muted' && 'text-muted-foreground', eta.tone === 'attention' && 'font-medium text-violet-700 dark:text-violet-300')} title={eta.title}>
-        {eta.text}
+      <TableCell className="pr-4">
+        <Eta migration={migration} />
       </TableCell>
     </TableRow>
   );
