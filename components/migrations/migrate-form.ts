@@ -2,8 +2,9 @@
  * The Migrate dialog's field checks (UI.md §3.7, §6.5): each returns the value to send or the
  * message shown under the field. The server validates the same input again.
  */
+import { HH_MM, isTimeZone } from '@/server/engine/window';
+
 const MiB = 1024 * 1024;
-const HH_MM = /^([01]\d|2[0-3]):[0-5]\d$/;
 
 export interface ThrottleInput {
   mode: 'none' | 'limit';
@@ -19,15 +20,6 @@ export function parseThrottle(input: ThrottleInput): { ok: true; bytesPerS: numb
   if (!Number.isInteger(value) || value < 1) return { ok: false, error: 'The throttle must be a whole number of MiB/s, at least 1.' };
   if (value * MiB > Number.MAX_SAFE_INTEGER) return { ok: false, error: 'The throttle is too large.' };
   return { ok: true, bytesPerS: value * MiB };
-}
-
-export function isTimeZone(zone: string): boolean {
-  try {
-    new Intl.DateTimeFormat('en-US', { timeZone: zone });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export function validateWindow(window: { start: string; end: string; timeZone: string }): { ok: true } | { ok: false; error: string } {

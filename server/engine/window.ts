@@ -33,7 +33,8 @@ export interface WindowState {
   closesAt: Date | null;
 }
 
-const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
+/** A time of day, 00:00 to 23:59. */
+export const HH_MM = /^([01]\d|2[0-3]):([0-5]\d)$/;
 
 export function isTimeZone(zone: string): boolean {
   try {
