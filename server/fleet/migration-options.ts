@@ -9,11 +9,11 @@ import { and, desc, eq, gt, inArray, isNull, notInArray } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { arrays, diskGroups, hosts, luns, migrationSamples, migrations, plexes, volumes } from '@/db/schema';
 import { TERMINAL_STATES } from '@/server/engine/migration-states';
-import { formatBytes } from '@/server/format';
 import { FleetError } from './errors';
 import { listArrays } from './queries';
 import { reachableArrays } from './reachability';
-import { DEFAULT_COPY_RATE_BYTES_PER_S, recommendStrategy } from './strategy-model';
+import { DEFAULT_COPY_RATE_BYTES_PER_S, planningWriteRate, recommendStrategy } from './strategy-model';
+import { acceptsNewVolumes, isLowerTier, noSpaceReason, notAcceptingReason, unreachableReason } from './target-rules';
 
 /** Copy rates older than this say little about the host's paths today. */
 const COPY_RATE_HISTORY_MS = 7 * 24 * 3_600_000;
@@ -61,12 +61,12 @@ export async function migrationOptions(db: Db, input: { volumeId: string; thrott
     const ineligible: { code: TargetIneligibility; reason: string } | null =
       array.id === source?.arrayId
         ? { code: 'same-array', reason: 'the volume is already on this array' }
-        : array.state !== 'online'
-          ? { code: 'offline', reason: `array is ${array.state}` }
+        : !acceptsNewVolumes(array.state)
+          ? { code: 'offline', reason: notAcceptingReason(array.state) }
           : !reachable.has(array.id)
-            ? { code: 'unreachable', reason: `not reachable from ${volume.hostname} (no path)` }
+            ? { code: 'unreachable', reason: unreachableReason(volume.hostname) }
             : array.freeBytes < volume.sizeBytes
-              ? { code: 'no-space', reason: `${formatBytes(array.freeBytes)} free, ${formatBytes(volume.sizeBytes)} needed` }
+              ? { code: 'no-space', reason: noSpaceReason(array.freeBytes, volume.sizeBytes) }
               : null;
     return {
       id: array.id,
@@ -79,7 +79,7 @@ export async function migrationOptions(db: Db, input: { volumeId: string; thrott
       /** Used after the move, if the volume moved here. */
       usedAfterBytes: ineligible ? array.provisionedBytes : afterBytes,
       reachable: reachable.has(array.id),
-      lowerTier: source ? array.tier > source.tier : false,
+      lowerTier: source ? isLowerTier(array.tier, source.tier) : false,
       eligible: ineligible === null,
       ineligible: ineligible?.code ?? null,
       reason: ineligible?.reason ?? null,
@@ -89,11 +89,9 @@ export async function migrationOptions(db: Db, input: { volumeId: string; thrott
   const rank = (t: (typeof targets)[number]) => (t.eligible ? (t.lowerTier ? 1 : 0) : 2);
   targets.sort((a, b) => rank(a) - rank(b) || a.tier - b.tier || b.freeBytes - a.freeBytes || a.name.localeCompare(b.name));
 
-  const writeRateBasis = volume.writeRateP95BytesPerS !== null ? 'p95' : volume.writeRateBytesPerS !== null ? 'current' : 'none';
   const recommendation = recommendStrategy({
     sizeBytes: volume.sizeBytes,
-    writeRateBytesPerS: volume.writeRateP95BytesPerS ?? volume.writeRateBytesPerS,
-    writeRateBasis,
+    ...planningWriteRate(volume),
     copyRateBytesPerS: copy.bytesPerS,
     copyRateBasis: copy.basis,
     throttleBytesPerS: input.throttleBytesPerS,
@@ -134,14 +132,23 @@ export async function migrationOptions(db: Db, input: { volumeId: string; thrott
  * The copy rate this host's migrations reached lately: the median of their unthrottled samples,
  * or the default when there are too few of them.
  */
-export async function hostCopyRate(db: Db, hostId: string, now = new Date()): Promise<{ bytesPerS: number; basis: 'measured' | 'default'; samples: number }> {
-  const hostMigrations = db.select({ id: migrations.id }).from(migrations).innerJoin(volumes, eq(volumes.id, migrations.volumeId)).where(eq(volumes.hostId, hostId));
+export async function hostCopyRate(db: Db, hostId: string, now = new Date()) {
+  return measuredCopyRate(db, hostId, now);
+}
+
+/**
+ * The same figure over the whole fleet when `hostId` is null: what one evacuation job is expected
+ * to reach without limits (the evacuation planner's default copy rate).
+ */
+export async function measuredCopyRate(db: Db, hostId: string | null, now = new Date()): Promise<{ bytesPerS: number; basis: 'measured' | 'default'; samples: number }> {
+  const hostMigrations =
+    hostId === null ? undefined : db.select({ id: migrations.id }).from(migrations).innerJoin(volumes, eq(volumes.id, migrations.volumeId)).where(eq(volumes.hostId, hostId));
   const rows = await db
     .select({ rate: migrationSamples.copyRateBytesPerS })
     .from(migrationSamples)
     .where(
       and(
-        inArray(migrationSamples.migrationId, hostMigrations),
+        hostMigrations ? inArray(migrationSamples.migrationId, hostMigrations) : undefined,
         gt(migrationSamples.at, new Date(now.getTime() - COPY_RATE_HISTORY_MS)),
         gt(migrationSamples.copyRateBytesPerS, 0),
         isNull(migrationSamples.throttleBytesPerS),

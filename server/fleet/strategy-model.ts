@@ -30,7 +30,11 @@ export interface StrategyModelInput {
   /** The copy rate expected without a throttle. */
   copyRateBytesPerS: number;
   copyRateBasis: 'measured' | 'default';
+  /** Where the copy rate was measured, for the reason text: this host's migrations (default) or the fleet's. */
+  copyRateScope?: 'host' | 'fleet';
   throttleBytesPerS?: number | null;
+  /** What the throttle is, for the reason text ("ARR-03's read budget shared by 8 jobs"); default "the throttle". */
+  throttleLabel?: string;
   pauseBudgetMs?: number;
 }
 
@@ -49,7 +53,9 @@ export interface StrategyRecommendation {
   /** The copy rate the prediction uses: the expected one, capped by the throttle. */
   copyRateBytesPerS: number;
   copyRateBasis: 'measured' | 'default';
+  copyRateScope: 'host' | 'fleet';
   limitedByThrottle: boolean;
+  throttleLabel: string;
   writeRateBytesPerS: number;
   writeRateBasis: 'p95' | 'current' | 'none';
   /** w / c. */
@@ -60,6 +66,16 @@ export interface StrategyRecommendation {
   mirror: { durationS: number };
   /** Why, in numbers: the sentence the dialog shows beside "Auto". */
   reason: string;
+}
+
+/** The write rate to plan a volume's move for: the hour's p95 when the agent reported one, else the current rate. */
+export function planningWriteRate(volume: { writeRateBytesPerS: number | null; writeRateP95BytesPerS: number | null }): {
+  writeRateBytesPerS: number | null;
+  writeRateBasis: 'p95' | 'current' | 'none';
+} {
+  if (volume.writeRateP95BytesPerS !== null) return { writeRateBytesPerS: volume.writeRateP95BytesPerS, writeRateBasis: 'p95' };
+  if (volume.writeRateBytesPerS !== null) return { writeRateBytesPerS: volume.writeRateBytesPerS, writeRateBasis: 'current' };
+  return { writeRateBytesPerS: null, writeRateBasis: 'none' };
 }
 
 export function predictPrecopy(sizeBytes: number, copyRateBytesPerS: number, writeRateBytesPerS: number, pauseBudgetMs: number): PrecopyPrediction {
@@ -91,7 +107,9 @@ export function recommendStrategy(input: StrategyModelInput): StrategyRecommenda
     strategy,
     copyRateBytesPerS: c,
     copyRateBasis: input.copyRateBasis,
+    copyRateScope: input.copyRateScope ?? 'host',
     limitedByThrottle,
+    throttleLabel: input.throttleLabel ?? 'the throttle',
     writeRateBytesPerS: w,
     writeRateBasis: input.writeRateBasis,
     writeShare,
@@ -104,7 +122,8 @@ export function recommendStrategy(input: StrategyModelInput): StrategyRecommenda
 
 /** "Pre-copy: copy ~200 MiB/s (default; …) vs writes p95 1.2 MiB/s, ~3 passes, switch pause ~12 ms (budget 100 ms)." */
 export function describeRecommendation(r: Omit<StrategyRecommendation, 'reason'>): string {
-  const copyBasis = r.limitedByThrottle ? 'limited by the throttle' : r.copyRateBasis === 'measured' ? 'measured on this host' : 'default; no recent migration on this host';
+  const where = r.copyRateScope === 'fleet' ? 'this fleet' : 'this host';
+  const copyBasis = r.limitedByThrottle ? `limited by ${r.throttleLabel}` : r.copyRateBasis === 'measured' ? `measured on ${where}` : `default; no recent migration on ${where}`;
   const copy = `~${formatRate(r.copyRateBytesPerS)} (${copyBasis})`;
   const writes =
     r.writeRateBasis === 'none' ? 'no writes measured yet' : `${r.writeRateBasis === 'p95' ? 'p95' : 'now'} ${formatRate(r.writeRateBytesPerS)}`;
