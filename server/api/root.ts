@@ -5,6 +5,7 @@ import { eventsRouter } from './routers/events';
 import { hostsRouter } from './routers/hosts';
 import { migrationsRouter } from './routers/migrations';
 import { overviewRouter } from './routers/overview';
+import { settingsRouter } from './routers/settings';
 import { volumesRouter } from './routers/volumes';
 import { createCallerFactory, createTRPCRouter } from './trpc';
 
@@ -16,6 +17,7 @@ export const appRouter = createTRPCRouter({
   volumes: volumesRouter,
   migrations: migrationsRouter,
   events: eventsRouter,
+  settings: settingsRouter,
 });
 
 export type AppRouter = typeof appRouter;
