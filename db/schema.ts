@@ -300,7 +300,7 @@ export const migrations = pgTable(
     cutoverPolicy: jsonb('cutover_policy').$type<Record<string, unknown>>().notNull().default({}),
     error: text('error'),
     evacuationId: uuid('evacuation_id').references(() => evacuations.id),
-    /** Admission order among queued migrations: lower goes first (an evacuation's plan order). */
+    /** Admission order among queued migrations: higher goes first (an evacuation gives its plan order). */
     priority: integer('priority').notNull().default(0),
     leaseOwner: text('lease_owner'),
     leaseEpoch: integer('lease_epoch').notNull().default(0),
