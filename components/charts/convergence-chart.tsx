@@ -54,6 +54,8 @@ export interface ConvergenceModel {
 const SYNC_ID = 'convergence';
 const Y_WIDTH = 76;
 const MARGIN = { top: 16, right: 12, bottom: 0, left: 0 };
+const TICK = { fontSize: 11, fill: 'var(--color-muted-foreground)' };
+const AXIS = { stroke: 'var(--color-border)' };
 const AFTER_SWITCH = ['cutting-over', 'verifying', 'verified', 'committed', 'rolling-back'];
 
 export function ConvergenceChart({
@@ -88,19 +90,32 @@ export function ConvergenceChart({
 
   const rows = useMemo(() => {
     const measured = chartRows(inView, log ? floor : null);
+    const last = measured.at(-1);
+    // Predicted points past the right edge stay: the axis clips the line there.
     const future = predicted
-      .filter((p) => p.at.getTime() <= domain[1])
+      .filter((p) => p.at.getTime() > (last?.t ?? 0))
       .map((p) => ({ ...emptyRow(p.at.getTime()), predicted: log ? Math.max(floor, p.leftBytes) : p.leftBytes }));
     // The predicted line starts on the newest measured point.
-    const last = measured.at(-1);
     if (last && future.length) last.predicted = last.left;
-    return [...measured, ...future.slice(1)];
-  }, [inView, predicted, log, floor, domain]);
+    return [...measured, ...future];
+  }, [inView, predicted, log, floor]);
 
   const passStarts = model.passes
     .map((p, i) => ({ ...p, t: Date.parse(p.startedAt), previous: model.passes[i - 1] }))
     .filter((p) => p.t >= domain[0] && p.t <= domain[1]);
   const passBands = passStarts.map((p, i) => ({ pass: p.pass, x1: p.t, x2: passStarts[i + 1]?.t ?? Math.min(domain[1], newest?.at.getTime() ?? domain[1]) }));
+  // A migration waiting in Ready runs many tiny passes: flag only those at least 4% of the axis
+  // apart (always the newest), and drop the alternating bands when they would be slivers.
+  const minGap = (domain[1] - domain[0]) * 0.04;
+  const flagged = new Set<number>();
+  let lastFlag = Number.POSITIVE_INFINITY;
+  for (const p of [...passStarts].reverse()) {
+    if (lastFlag - p.t >= minGap || grewBy(p)) {
+      flagged.add(p.pass);
+      lastFlag = p.t;
+    }
+  }
+  const showBands = passBands.length <= 24;
   const switchSample = inView.find((s) => AFTER_SWITCH.includes(s.phase));
   const width = domain[1] - domain[0];
   const pauseBand = switchSample
@@ -124,9 +139,10 @@ export function ConvergenceChart({
       ticks={timeTicks}
       allowDataOverflow
       tickFormatter={(t: number) => formatTimeOfDay(t, withSeconds)}
-      tick={show ? { fontSize: 11 } : false}
+      tick={show ? TICK : false}
       height={show ? 22 : 4}
-      stroke="var(--color-border)"
+      axisLine={AXIS}
+      tickLine={AXIS}
     />
   );
   // Horizontal gridlines only, 1 px at 8% foreground (§4.1.10).
@@ -183,7 +199,7 @@ export function ConvergenceChart({
               {hatch}
               {grid}
               {passBands.map((band) =>
-                band.pass % 2 === 1 ? <ReferenceArea key={`band-${band.pass}`} x1={band.x1} x2={band.x2} fill="var(--color-band)" fillOpacity={1} ifOverflow="hidden" /> : null,
+                showBands && band.pass % 2 === 1 ? <ReferenceArea key={`band-${band.pass}`} x1={band.x1} x2={band.x2} fill="var(--color-band)" fillOpacity={1} ifOverflow="hidden" /> : null,
               )}
               {sharedBands}
               {xAxis(true)}
@@ -194,20 +210,23 @@ export function ConvergenceChart({
                 ticks={leftTicks}
                 allowDataOverflow
                 width={Y_WIDTH}
-                tick={{ fontSize: 11 }}
+                tick={TICK}
                 tickFormatter={(v: number) => (log ? formatBytes(v) : formatBytesInUnit(v, leftUnit))}
-                stroke="var(--color-border)"
+                axisLine={AXIS}
+                tickLine={AXIS}
               />
-              {passStarts.map((p) => (
-                <ReferenceLine
-                  key={`flag-${p.pass}`}
-                  x={p.t}
-                  stroke="var(--color-reference)"
-                  strokeOpacity={0.5}
-                  ifOverflow="hidden"
-                  label={<FlagLabel text={grew(p) ? `▲ P${p.pass}` : `P${p.pass}`} warn={grew(p)} title={passTitle(p)} />}
-                />
-              ))}
+              {passStarts
+                .filter((p) => flagged.has(p.pass))
+                .map((p) => (
+                  <ReferenceLine
+                    key={`flag-${p.pass}`}
+                    x={p.t}
+                    stroke="var(--color-reference)"
+                    strokeOpacity={0.5}
+                    ifOverflow="hidden"
+                    label={<FlagLabel text={grew(p) ? `▲ P${p.pass}` : `P${p.pass}`} warn={grew(p)} title={passTitle(p)} />}
+                  />
+                ))}
               {precopy && threshold !== null ? (
                 <ReferenceLine
                   y={Math.max(threshold, floor)}
@@ -249,7 +268,7 @@ export function ConvergenceChart({
             ))}
             {sharedBands}
             {xAxis(false)}
-            <YAxis type="number" domain={[0, rateMax]} ticks={linearTicks(rateMax, 3)} allowDataOverflow width={Y_WIDTH} tick={{ fontSize: 11 }} tickFormatter={(v: number) => `${formatBytesInUnit(v, rateUnit)}/s`} stroke="var(--color-border)" />
+            <YAxis type="number" domain={[0, rateMax]} ticks={linearTicks(rateMax, 3)} allowDataOverflow width={Y_WIDTH} tick={TICK} tickFormatter={(v: number) => `${formatBytesInUnit(v, rateUnit)}/s`} axisLine={AXIS} tickLine={AXIS} />
             <Line dataKey="throttle" type="stepAfter" stroke="var(--color-reference)" strokeWidth={1.5} strokeDasharray="4 3" dot={false} isAnimationActive={false} connectNulls={false} />
             <Line dataKey="copy" type="linear" stroke="var(--color-copy)" strokeWidth={2} dot={false} isAnimationActive={false} connectNulls={false} />
             <Line dataKey="write" type="linear" stroke="var(--color-write)" strokeWidth={2} strokeDasharray="3 2" dot={false} isAnimationActive={false} connectNulls={false} />
@@ -270,7 +289,7 @@ export function ConvergenceChart({
             {grid}
             {sharedBands}
             {xAxis(true)}
-            <YAxis type="number" domain={[0, latencyMax]} ticks={decimalTicks(latencyMax, 3)} allowDataOverflow width={Y_WIDTH} tick={{ fontSize: 11 }} tickFormatter={(v: number) => formatLatency(v)} stroke="var(--color-border)" />
+            <YAxis type="number" domain={[0, latencyMax]} ticks={decimalTicks(latencyMax, 3)} allowDataOverflow width={Y_WIDTH} tick={TICK} tickFormatter={(v: number) => formatLatency(v)} axisLine={AXIS} tickLine={AXIS} />
             <Line dataKey="p50Ms" type="linear" stroke="var(--color-latency)" strokeWidth={1} dot={false} isAnimationActive={false} connectNulls={false} />
             <Line dataKey="p99Ms" type="linear" stroke="var(--color-latency)" strokeWidth={2} dot={false} isAnimationActive={false} connectNulls={false} />
             <Tooltip content={() => null} isAnimationActive={false} cursor={{ stroke: 'var(--color-muted-foreground)', strokeWidth: 1 }} />
@@ -297,6 +316,11 @@ function evenTicks([from, to]: [number, number], count: number): number[] {
 
 function grew(p: ConvergencePass & { previous?: ConvergencePass }): boolean {
   return p.pass >= 2 && !!p.previous && p.bytesAtStart > p.previous.bytesAtStart;
+}
+
+/** Growth worth a flag even among crowded passes: a quarter more than the pass before. */
+function grewBy(p: ConvergencePass & { previous?: ConvergencePass }): boolean {
+  return grew(p) && !!p.previous && p.bytesAtStart > p.previous.bytesAtStart * 1.25 && p.bytesAtStart - p.previous.bytesAtStart > 1024 * 1024;
 }
 
 function passTitle(p: ConvergencePass & { previous?: ConvergencePass }): string {

@@ -72,9 +72,10 @@ function Detail({ migration: m, canOperate }: { migration: MigrationDetail; canO
   const now = frozenAt ?? (clock || newest?.at.getTime() || m.updatedAt.getTime());
   const leftBytes = newest?.leftBytes ?? null;
 
-  const domain = chartDomain(newest?.at.getTime() ?? now, shown[0]?.at.getTime() ?? null, now, terminal, windowSeconds, m.prediction.points.at(-1)?.at.getTime());
+  const domain = chartDomain(newest?.at.getTime() ?? now, shown[0]?.at.getTime() ?? null, now, terminal, windowSeconds, m.prediction.points.at(-1)?.at.getTime(), m.createdAt.getTime());
 
-  const sentence = statusSentence(m, leftBytes, now);
+  const live = newest ? { ...m, dirtyBytes: newest.leftBytes, bytesCopied: newest.copiedBytes } : m;
+  const sentence = statusSentence(live, leftBytes, now);
   const notConverging = m.prediction.condition === 'not-converging';
 
   return (
@@ -82,7 +83,7 @@ function Detail({ migration: m, canOperate }: { migration: MigrationDetail; canO
       <Header migration={m} notConverging={notConverging} />
       <div className="flex flex-wrap items-start justify-between gap-3">
         <div className="min-w-72 flex-1">
-          <PhaseStepper migration={m} />
+          <PhaseStepper migration={live} />
         </div>
         <MigrationControls migration={m} canOperate={canOperate} leftBytes={leftBytes} />
       </div>
@@ -135,11 +136,20 @@ function Detail({ migration: m, canOperate }: { migration: MigrationDetail; canO
 
 /**
  * The chart's time axis: in a Live window the right edge is now (the gap to now stays visible);
- * `All` starts at the first sample; a predicted switch extends the edge by up to a quarter.
+ * `All` starts at the first sample; no window reaches back before the migration was created; a
+ * predicted switch extends the right edge by up to a quarter of the window.
  */
-function chartDomain(last: number, first: number | null, now: number, terminal: boolean, windowSeconds: WindowSeconds, predictedEnd: number | undefined): [number, number] {
+function chartDomain(
+  last: number,
+  first: number | null,
+  now: number,
+  terminal: boolean,
+  windowSeconds: WindowSeconds,
+  predictedEnd: number | undefined,
+  createdAt: number,
+): [number, number] {
   let right = terminal ? last : Math.max(now, last);
-  const left = windowSeconds === null ? (first ?? right - 60_000) : right - windowSeconds * 1000;
+  const left = windowSeconds === null ? (first ?? right - 60_000) : Math.max(createdAt, right - windowSeconds * 1000);
   if (!terminal && predictedEnd !== undefined && predictedEnd > right) right += Math.min(predictedEnd - right, (right - left) * 0.25);
   return [left, Math.max(right, left + 10_000)];
 }

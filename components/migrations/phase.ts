@@ -157,5 +157,7 @@ function detailOf(m: PhaseInput, active: number, fraction: number | null): strin
   }
   if (active === 2 && m.strategy === 'precopy') return [`P${m.pass}`, `${formatBytes(m.dirtyBytes)} left`];
   if (active === 4 && fraction !== null && m.verify) return [formatPercent(m.verify.done, m.verify.total)];
+  if (m.state === 'ready') return [m.strategy === 'mirror' ? 'in sync, ready to detach' : 'ready to switch'];
+  if (m.state === 'verified') return ['verified, awaiting commit'];
   return [];
 }
