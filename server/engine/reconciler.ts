@@ -9,6 +9,7 @@ import 'server-only';
 import { notInArray } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { migrations } from '@/db/schema';
+import { refreshEvacuations } from '@/server/evacuation/rollup';
 import { logger } from '@/server/log';
 import { cleanupTarget, migrationsToClean } from './cleanup';
 import { claimLease, engineInstanceId } from './lease';
@@ -41,6 +42,8 @@ export async function reconcileOnce(db: Db, owner = engineInstanceId): Promise<v
       }
     }),
   ]);
+  // Evacuations roll up their migrations after the steps, so each rollup sees this tick's states.
+  await refreshEvacuations(db).catch((error: unknown) => logger.warn('evacuation rollups failed; retrying next tick', { error: (error as Error).message }));
 }
 
 const holder = globalThis as unknown as { ternReconciler?: { stop: () => Promise<void> } };

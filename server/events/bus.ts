@@ -1,6 +1,6 @@
 import 'server-only';
 import { EventEmitter, on } from 'node:events';
-import type { events, hosts, migrationSamples, migrationState } from '@/db/schema';
+import type { evacuationState, events, hosts, migrationSamples, migrationState } from '@/db/schema';
 
 export type EventRow = typeof events.$inferSelect;
 export type HostRow = typeof hosts.$inferSelect;
@@ -27,8 +27,16 @@ export interface MigrationChange {
   event: EventRow;
 }
 
+/** An evacuation's rollup refreshed by the engine, or its state changed by an action. */
+export interface EvacuationChange {
+  id: string;
+  state: (typeof evacuationState.enumValues)[number];
+  rollup: Record<string, unknown>;
+}
+
 interface BusEvents {
   event: [EventRow];
+  evacuation: [EvacuationChange];
   host: [HostChange];
   migration: [MigrationChange];
   sample: [MigrationSampleRow];
