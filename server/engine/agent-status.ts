@@ -43,7 +43,8 @@ export function progressOf(status: MigrationStatus, regionSizeBytes: number): Pa
     dirtyBytes,
     copyRateBytesPerS: sample ? Math.round(rate) : null,
     etaSeconds: etaSeconds === null ? null : Math.round(etaSeconds),
-    throttleBytesPerS: status.throttleBytesPerS,
+    // Not throttleBytesPerS: the row keeps the operator's own limit; the rate the engine applies
+    // (which budgets may lower) is the agent's, in agentStatus.
     agentStatus: status as unknown as Record<string, unknown>,
     error: status.error,
   };

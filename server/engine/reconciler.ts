@@ -1,7 +1,7 @@
 import 'server-only';
 /**
- * Owns the engine's loop: every second, each migration that has not ended is claimed (or its
- * lease renewed) and advanced by one step, and each cancelled or rolled-back migration whose
+ * Owns the engine's loop: every second, the scheduler plans the tick (tick-plan.ts), then each
+ * migration that has not ended is claimed (or its lease renewed) and advanced by one step, and each cancelled or rolled-back migration whose
  * target LUN still exists has it removed; once a minute the stored samples are thinned. State
  * lives in the database and on the agents, so a restarted console simply resumes: it
  * re-attaches to the jobs the agents kept running.
@@ -15,20 +15,26 @@ import { cleanupTarget, migrationsToClean } from './cleanup';
 import { claimLease, engineInstanceId } from './lease';
 import { TERMINAL_STATES } from './migration-states';
 import { runStep } from './steps';
+import { planTick } from './tick-plan';
 import { thinAllSamples, THINNING_INTERVAL_MS } from './thinning';
 
-/** One pass over every live migration; resolves when each has had its step. */
-export async function reconcileOnce(db: Db, owner = engineInstanceId): Promise<void> {
+/**
+ * One pass over every live migration; resolves when each has had its step. The scheduler decides
+ * once, from the database, before the steps run: which queued migrations start, each copying
+ * job's throttle, and window pauses. `now` is the time windows are judged at (tests inject it).
+ */
+export async function reconcileOnce(db: Db, owner = engineInstanceId, now = new Date()): Promise<void> {
   const live = await db
     .select({ id: migrations.id })
     .from(migrations)
     .where(notInArray(migrations.state, [...TERMINAL_STATES, 'planned']));
   const ended = await migrationsToClean(db);
+  const plan = live.length ? await planTick(db, now) : undefined;
   await Promise.all([
     ...live.map(async ({ id }) => {
       try {
         const row = await claimLease(db, id, owner);
-        if (row) await runStep(db, row);
+        if (row) await runStep(db, row, plan?.directives.get(id), now);
       } catch (error) {
         logger.warn('migration step failed; retrying next tick', { migrationId: id, error: (error as Error).message });
       }

@@ -12,7 +12,7 @@ const MiB = 1024 * 1024;
 const NOW = new Date('2025-01-15T12:00:00Z');
 let seq = 0;
 
-function migration(over: Partial<ScheduledMigration> & { host?: string; from?: string; to?: string } = {}): ScheduledMigration {
+function migration(over: Partial<Omit<ScheduledMigration, 'host'>> & { host?: string; from?: string; to?: string } = {}): ScheduledMigration {
   const { host = 'h1', from = 'A1', to = 'A2', ...rest } = over;
   seq += 1;
   return {

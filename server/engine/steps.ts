@@ -5,7 +5,7 @@ import 'server-only';
  * what is missing, so a step cut short by a crash is simply run again. No transaction is held
  * across an agent call; state changes go through `transition`, guarded by the lease epoch.
  */
-import { and, count, eq, inArray } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import type { Db, Tx } from '@/db/open';
 import { arrays, hosts, lunMappings, luns, migrations, volumes } from '@/db/schema';
 import { ArrayError, openDriver } from '@/server/arrays';
@@ -18,17 +18,15 @@ import type { MigrationStatus } from '@/server/protocol/agent-api';
 import { causeOf, consoleState, progressOf } from './agent-status';
 import type { CutoverPolicy, MigrationRow } from './create';
 import { underLease } from './lease';
-import type { MigrationState } from './migration-states';
 import { passEvents } from './pass-events';
 import { ingestSamples } from './samples';
+import type { ThrottleShare } from './scheduler';
+import type { Directive } from './tick-plan';
 import { transition } from './transition';
 import { describeWindow, windowState } from './window';
 
 export const engineActor: Actor = { kind: 'system', name: 'engine' };
 
-/** Migrations a host may run at once (vSphere's per-host cost); the full scheduler is a later issue. */
-export const HOST_CONCURRENCY = 2;
-const ADMITTED: MigrationState[] = ['preparing', 'syncing', 'copying', 'ready', 'cutting-over', 'verifying', 'verified', 'committing'];
 
 /** The target LUN's name, derived from the migration id so that a retried prepare finds it. */
 export const targetLunName = (migrationId: string) => `mig-${migrationId}`;
@@ -37,9 +35,12 @@ interface Context {
   row: MigrationRow;
   host: AgentTarget & { state: string };
   volume: { id: string; nbdExport: string; sizeBytes: number; regionSizeBytes: number };
+  /** What the scheduler decided for this migration this tick (tick-plan.ts). */
+  directive: Directive;
+  now: Date;
 }
 
-async function context(db: Db, row: MigrationRow): Promise<Context> {
+async function context(db: Db, row: MigrationRow, directive: Directive, now: Date): Promise<Context> {
   const [found] = await db
     .select({
       host: { id: hosts.id, hostname: hosts.hostname, agentUrl: hosts.agentUrl, state: hosts.state },
@@ -49,12 +50,15 @@ async function context(db: Db, row: MigrationRow): Promise<Context> {
     .innerJoin(hosts, eq(hosts.id, volumes.hostId))
     .where(eq(volumes.id, row.volumeId));
   if (!found) throw new Error(`migration ${row.id}: volume ${row.volumeId} is gone`);
-  return { row, ...found };
+  return { row, ...found, directive, now };
 }
 
-/** Runs the step for the migration's state; an unreachable agent is recorded, not acted on. */
-export async function runStep(db: Db, row: MigrationRow): Promise<void> {
-  const ctx = await context(db, row);
+/**
+ * Runs the step for the migration's state, acting on the scheduler's directive for it (admit,
+ * throttle, window pause or resume); an unreachable agent is recorded, not acted on.
+ */
+export async function runStep(db: Db, row: MigrationRow, directive: Directive = {}, now = new Date()): Promise<void> {
+  const ctx = await context(db, row, directive, now);
   try {
     switch (row.state) {
       case 'queued':
@@ -66,8 +70,11 @@ export async function runStep(db: Db, row: MigrationRow): Promise<void> {
       case 'paused':
         // Paused before the agent had the job: nothing runs anywhere until resumed.
         if (!row.agentStatus) return;
+        if (directive.window?.action === 'resume') return await windowAction(db, ctx, directive.window.cause);
         return await follow(db, ctx);
       default:
+        if (directive.window?.action === 'pause') return await windowAction(db, ctx, directive.window.cause);
+        if (directive.throttle) ctx.row = await applyThrottle(db, ctx, directive.throttle);
         return await follow(db, ctx);
     }
   } catch (error) {
@@ -76,18 +83,37 @@ export async function runStep(db: Db, row: MigrationRow): Promise<void> {
   }
 }
 
-async function admit(db: Db, { row, host }: Context) {
-  const [running] = await db
-    .select({ n: count() })
-    .from(migrations)
-    .innerJoin(volumes, eq(volumes.id, migrations.volumeId))
-    .where(and(eq(volumes.hostId, host.id), inArray(migrations.state, ADMITTED)));
-  const n = running?.n ?? 0;
-  if (n >= HOST_CONCURRENCY) return;
-  await transition(db, row, {
-    to: 'preparing',
-    cause: `admitted: host ${host.hostname} runs ${n} of ${HOST_CONCURRENCY} migrations`,
+/** Admits the migration when the scheduler chose it this tick; otherwise it keeps waiting. */
+async function admit(db: Db, { row, directive }: Context) {
+  if (!directive.admit) return;
+  await transition(db, row, { to: 'preparing', cause: directive.admit, actor: engineActor, guard: underLease(row) });
+}
+
+/** Sets the agent's copy-rate limit to the job's share of its arrays' budgets (or its own limit). */
+async function applyThrottle(db: Db, { row, host, volume }: Context, share: ThrottleShare): Promise<MigrationRow> {
+  await agentClient.setMigrationThrottle(db, host, row.id, share.bytesPerS);
+  const limit = share.bytesPerS === null ? 'unlimited' : `${formatBytes(share.bytesPerS)}/s`;
+  const changed = await transition(db, row, {
+    to: row.state,
+    kind: 'migration.throttle-changed',
+    cause: `${volume.nbdExport}: copy rate limit set to ${limit} by the engine: ${share.reason}`,
     actor: engineActor,
+    detail: { appliedThrottleBytesPerS: share.bytesPerS },
+    guard: underLease(row),
+  });
+  return changed ?? row;
+}
+
+/** Pauses a copying job when its evacuation's window closes, or resumes one the engine paused when it opens. */
+async function windowAction(db: Db, { row, host, volume }: Context, cause: string) {
+  const pausing = row.state !== 'paused';
+  const status = await agentClient.migrationAction(db, host, row.id, pausing ? 'pause' : 'resume');
+  await transition(db, row, {
+    to: pausing ? 'paused' : consoleState(status, row.state),
+    cause: `${volume.nbdExport}: ${pausing ? 'paused' : 'resumed'} by the engine: ${cause}`,
+    actor: engineActor,
+    patch: progressOf(status, volume.regionSizeBytes),
+    detail: pausing ? { pausedBy: 'window' } : { resumedBy: 'window' },
     guard: underLease(row),
   });
 }
@@ -118,7 +144,8 @@ async function prepare(db: Db, ctx: Context) {
       volume: volume.nbdExport,
       targetLunId: lun.id,
       strategy: row.strategy,
-      throttleBytesPerS: row.throttleBytesPerS,
+      // The job starts at its share of the arrays' budgets, which the scheduler computed this tick.
+      throttleBytesPerS: ctx.directive.throttle ? ctx.directive.throttle.bytesPerS : row.throttleBytesPerS,
       // In a window the engine, not the agent, decides when to switch.
       cutover: policy.mode === 'manual' || policy.mode === 'window' ? 'manual' : 'auto',
     });
@@ -165,7 +192,7 @@ async function follow(db: Db, ctx: Context) {
         : causeOf(status, to);
     current = await transition(db, row, { to, cause, actor: engineActor, patch, guard: underLease(row), within: explainPasses });
   }
-  if (current?.state === 'ready' && status.phase === 'ready' && !status.paused && policy.mode === 'window' && policy.window && windowState(policy, new Date()).open) {
+  if (current?.state === 'ready' && status.phase === 'ready' && !status.paused && policy.mode === 'window' && policy.window && windowState(policy, ctx.now).open) {
     const switched = await agentClient.migrationAction(db, host, row.id, 'cutover');
     const next = consoleState(switched, current.state);
     current = await transition(db, current, {

@@ -22,6 +22,8 @@ export interface Transition {
   severity?: EventRow['severity'];
   /** Event kind when it is not `migration.<to>` (an action that leaves the state as it is). */
   kind?: string;
+  /** More fields for the event's `after`, e.g. who or what paused it. */
+  detail?: Record<string, unknown>;
   /** Extra guard, e.g. the lease epoch of the engine instance making the change. */
   guard?: SQL;
   /** More changes that must commit with this one; returns their events. */
@@ -50,7 +52,7 @@ export async function transition(db: Db, from: MigrationRow, change: Transition)
       object: { kind: 'migration', id: row.id, name: volume?.name ?? null },
       message: change.cause,
       before: { state: from.state },
-      after: { state: row.state, ...(row.error ? { error: row.error } : {}) },
+      after: { state: row.state, ...(row.error ? { error: row.error } : {}), ...change.detail },
     });
     const more = change.within ? await change.within(tx) : [];
     return { row, event, more };
