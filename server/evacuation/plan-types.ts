@@ -23,6 +23,8 @@ export interface PlanArray {
   /** True when every host reaches the array; otherwise only `reachableHostIds` do. */
   allHosts: boolean;
   reachableHostIds: string[];
+  /** LUNs on the array, used or not (for "on 131 LUNs"); when missing, the LUNs the plexes use are counted. */
+  lunCount?: number;
 }
 
 export interface PlanHost {
@@ -83,6 +85,8 @@ export interface PlanConstraints {
   order: 'smallest-first' | 'largest-first' | 'by-host';
   /** The copy rate one job is expected to reach without limits (measured on this fleet, or a default). */
   expectedCopyRateBytesPerS: number;
+  /** Where that copy rate comes from, for the strategy reasons; when missing, 'default' if it equals strategy-model's default, else 'measured'. */
+  copyRateBasis?: 'measured' | 'default';
 }
 
 export interface PlannerInput {
@@ -137,7 +141,16 @@ export interface CannotMove {
   reason: string;
 }
 
-export type WarningCode = 'host-disconnected' | 'already-migrating' | 'high-writes' | 'both-plexes-on-source' | 'other-plex-elsewhere' | 'target-nearly-full' | 'mirror-latency';
+export type WarningCode =
+  | 'host-disconnected'
+  | 'already-migrating'
+  | 'high-writes'
+  | 'both-plexes-on-source'
+  | 'other-plex-elsewhere'
+  | 'target-nearly-full'
+  | 'mirror-latency'
+  /** A placement chosen by hand no longer fits (the move was placed automatically instead). */
+  | 'override-invalid';
 
 export interface PlanWarning {
   code: WarningCode;
@@ -161,6 +174,8 @@ export interface PlanTarget {
   /** How many of the affected hosts reach it. */
   reachableHosts: number;
   affectedHosts: number;
+  /** False when `targetArrayIds` leaves it out (it is listed so the wizard can offer it). */
+  selected?: boolean;
   /** Whether it may receive volumes at all, and why not. */
   eligible: boolean;
   reason: string | null;
