@@ -96,7 +96,7 @@ describe('scheduler with a real agent', () => {
     await reconcileOnce(fx.db);
     const waiting = (await rows(second.map((m) => m.id))).filter((row) => row.state === 'queued');
     expect(waiting).toHaveLength(1);
-    expect(await queueReason(fx.db, waiting[0]!.id)).toBe('waits for a slot: ARR-02 receives 2 of 2');
+    expect((await fx.caller('viewer').migrations.get({ id: waiting[0]!.id })).queueReason).toBe('waits for a slot: ARR-02 receives 2 of 2');
     expect(await tickUntilCompleted(second.map((m) => m.id), 2)).toBe(2);
   });
 

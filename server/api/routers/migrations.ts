@@ -7,6 +7,7 @@ import { migrationAction, setThrottle, type JobAction } from '@/server/engine/ac
 import { createMigration } from '@/server/engine/create';
 import { cutoverPolicySchema } from '@/server/engine/window';
 import { getMigration, listMigrations, migrationEventsAfter, migrationSamplesAfter, migrationSamplesWindow } from '@/server/engine/queries';
+import { queueReason } from '@/server/engine/tick-plan';
 import { operatorProcedure, protectedProcedure } from '../trpc';
 import { userActor } from './actor';
 
@@ -32,7 +33,11 @@ export const migrationsRouter = {
   list: protectedProcedure
     .input(z.object({ states: z.array(z.enum(migrationState.enumValues)).max(20).optional(), limit: z.number().int().min(1).max(500).default(200) }).default({ limit: 200 }))
     .query(({ ctx, input }) => listMigrations(ctx.db, input)),
-  get: protectedProcedure.input(byId).query(({ ctx, input }) => getMigration(ctx.db, input.id)),
+  /** The migration, and while it is queued, why the scheduler has not started it yet. */
+  get: protectedProcedure.input(byId).query(async ({ ctx, input }) => {
+    const migration = await getMigration(ctx.db, input.id);
+    return { ...migration, queueReason: migration.state === 'queued' ? await queueReason(ctx.db, input.id) : null };
+  }),
   /** Raw samples after `sinceId`; or, with `window`, the last `seconds` (null: all) downsampled to `maxPoints`. */
   samples: protectedProcedure
     .input(
