@@ -1,6 +1,7 @@
 import 'server-only';
 import { arraysRouter } from './routers/arrays';
 import { authRouter } from './routers/auth';
+import { evacuationsRouter } from './routers/evacuations';
 import { eventsRouter } from './routers/events';
 import { hostsRouter } from './routers/hosts';
 import { migrationsRouter } from './routers/migrations';
@@ -16,6 +17,7 @@ export const appRouter = createTRPCRouter({
   hosts: hostsRouter,
   volumes: volumesRouter,
   migrations: migrationsRouter,
+  evacuations: evacuationsRouter,
   events: eventsRouter,
   settings: settingsRouter,
 });

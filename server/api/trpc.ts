@@ -61,7 +61,7 @@ const domainErrors = t.middleware(async ({ next }) => {
   if (result.ok) return result;
   const cause = result.error.cause;
   if (cause instanceof FleetError) {
-    const code = ({ 'not-found': 'NOT_FOUND', conflict: 'CONFLICT', invalid: 'BAD_REQUEST', unavailable: 'PRECONDITION_FAILED' } as const)[cause.code];
+    const code = ({ 'not-found': 'NOT_FOUND', conflict: 'CONFLICT', invalid: 'BAD_REQUEST', unavailable: 'PRECONDITION_FAILED', forbidden: 'FORBIDDEN' } as const)[cause.code];
     throw new TRPCError({ code, message: cause.message, cause });
   }
   if (cause instanceof ArrayError) {

@@ -46,9 +46,9 @@ function flatten({ migration, ...names }: Awaited<ReturnType<ReturnType<typeof w
   return { ...row, ...names, allowedActions: allowedActions(row.state) };
 }
 
-export async function listMigrations(db: Db, input: { states?: MigrationState[]; limit: number }) {
+export async function listMigrations(db: Db, input: { states?: MigrationState[]; limit: number; evacuationId?: string }) {
   const rows = await withNames(db)
-    .where(input.states?.length ? inArray(migrations.state, input.states) : undefined)
+    .where(and(input.states?.length ? inArray(migrations.state, input.states) : undefined, input.evacuationId ? eq(migrations.evacuationId, input.evacuationId) : undefined))
     .orderBy(desc(migrations.createdAt))
     .limit(input.limit);
   return rows.map(flatten);
