@@ -6,34 +6,17 @@ import 'server-only';
  * limits override them field by field (bandwidth array by array).
  */
 import { eq, inArray } from 'drizzle-orm';
-import { z } from 'zod';
 import type { Db } from '@/db/open';
 import { arrays, evacuations, settings } from '@/db/schema';
 import { DEFAULT_LIMITS, type PlanLimits } from '@/server/evacuation/plan-types';
 import { appendEvent, publishEvents, type Actor } from '@/server/events/log';
 import { FleetError } from '@/server/fleet/errors';
 import { logger } from '@/server/log';
+import { limitsSchema } from './limits-schema';
 
 const KEY = 'limits';
 /** The longest write pause a pre-copy switch may take, unless an evacuation says otherwise. */
 export const DEFAULT_PAUSE_BUDGET_MS = 100;
-
-const concurrency = (what: string) => z.number({ error: `${what} must be a number` }).int(`${what} must be a whole number`).min(1, `${what} must be at least 1`).max(10_000, `${what} must be at most 10000`);
-
-export const limitsSchema = z
-  .object({
-    global: concurrency('global concurrency'),
-    perHost: concurrency('concurrency per host'),
-    perSourceArray: concurrency('concurrency per source array'),
-    perTargetArray: concurrency('concurrency per target array'),
-    arrayBandwidthBytesPerS: z.record(
-      z.uuid('a bandwidth budget is keyed by array id'),
-      z.number().int('a bandwidth budget is a whole number of bytes/s').positive('a bandwidth budget must be more than 0 bytes/s').max(Number.MAX_SAFE_INTEGER),
-    ),
-  })
-  .superRefine((limits, ctx) => {
-    if (limits.perHost > limits.global) ctx.addIssue({ code: 'custom', path: ['perHost'], message: `concurrency per host (${limits.perHost}) cannot exceed global concurrency (${limits.global})` });
-  });
 
 export interface EvacuationPickup {
   id: string;

@@ -1,7 +1,8 @@
 import 'server-only';
 /** Settings: the fleet's scheduling limits; everyone reads them, admins change them. */
 import type { TRPCRouterRecord } from '@trpc/server';
-import { DEFAULT_PAUSE_BUDGET_MS, evacuationsUnderLimits, getLimits, limitsSchema, setLimits } from '@/server/settings/limits';
+import { DEFAULT_PAUSE_BUDGET_MS, evacuationsUnderLimits, getLimits, setLimits } from '@/server/settings/limits';
+import { limitsSchema } from '@/server/settings/limits-schema';
 import { adminProcedure, protectedProcedure } from '../trpc';
 import { userActor } from './actor';
 
