@@ -13,7 +13,7 @@ import { NotFoundPanel } from '@/components/not-found-panel';
 import { PageHeader } from '@/components/page-header';
 import { StateBadge } from '@/components/state-badge';
 import { Alert } from '@/components/ui/alert';
-import { Button } from '@/components/ui/button';
+import { Button, buttonVariants } from '@/components/ui/button';
 import { Card, CardContent, CardHeader, CardTitle } from '@/components/ui/card';
 import { Skeleton } from '@/components/ui/skeleton';
 import { TabPanel, UrlTabList } from '@/components/ui/tabs';
@@ -57,7 +57,7 @@ export function ArrayDetailPage({ id }: { id: string }) {
             {data.vendor} {data.model} · {formatTier(data.tier)} · {data.driver} driver
           </p>
         }
-        actions={<EvacuateButton />}
+        actions={<EvacuateButton array={data} />}
       >
         <CapacityBar usedBytes={data.provisionedBytes} totalBytes={data.capacityBytes} label={`${data.name} capacity`} size="header" className="pt-2" />
       </PageHeader>
@@ -90,19 +90,46 @@ export function ArrayDetailPage({ id }: { id: string }) {
 }
 
 /**
- * Rendered in its place and disabled with the reason (UI.md P5): the evacuate wizard is a
- * later issue, and a fake button would be worse than an honest one.
+ * "Evacuate array…" (UI.md §3.4): opens the wizard with this array chosen. Operators and admins
+ * only; disabled with the reason when the array is offline, already evacuating or evacuated, or
+ * holds no LUNs (P5).
  */
-function EvacuateButton() {
+function EvacuateButton({ array }: { array: ArrayDetail }) {
+  const trpc = useTRPC();
+  const me = useQuery(trpc.auth.me.queryOptions());
+  const canOperate = me.data?.role === 'operator' || me.data?.role === 'admin';
+  const reason = !me.data
+    ? null
+    : !canOperate
+      ? 'Requires operator role.'
+      : array.state === 'offline'
+        ? 'The array is offline: nothing can be read from it.'
+        : array.state === 'evacuating'
+          ? 'The array is already being evacuated.'
+          : array.state === 'evacuated'
+            ? 'The array is evacuated: nothing is left on it.'
+            : array.lunCount === 0
+              ? 'The array holds no volumes.'
+              : null;
+  if (!reason && me.data) {
+    return (
+      <Link href={`/evacuations/new?arrays=${encodeURIComponent(array.name)}`} className={buttonVariants({ variant: 'outline' })}>
+        <LogOut aria-hidden />
+        Evacuate array…
+      </Link>
+    );
+  }
   return (
     <div className="flex flex-col items-end gap-1">
       <Button variant="outline" aria-disabled="true" aria-describedby="evacuate-reason" onClick={(event) => event.preventDefault()}>
         <LogOut aria-hidden />
         Evacuate array…
       </Button>
-      <p id="evacuate-reason" className="text-xs text-muted-foreground">
-        Evacuation arrives in a later release.
-      </p>
+      {reason ? (
+        <p id="evacuate-reason" className="text-xs text-muted-foreground">
+          {reason}
+        </p>
+      ) : null}
     </div>
   );
 }

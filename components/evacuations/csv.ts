@@ -57,8 +57,8 @@ export interface ReportVolume {
   diskGroup: string;
   volume: string;
   sizeBytes: number;
-  sourceArray: string;
-  sourceLun: string;
+  sourceArray: string | null;
+  sourceLun: string | null;
   targetArray: string;
   targetLun: string | null;
   strategy: string;

@@ -1,6 +1,6 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
-import { Activity, ArrowRightLeft, Database, LayoutDashboard, PanelLeft, Server, type LucideIcon } from 'lucide-react';
+import { Activity, ArrowRightLeft, Database, LayoutDashboard, LogOut, PanelLeft, Server, type LucideIcon } from 'lucide-react';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { useCallback, useEffect, useState } from 'react';
@@ -45,7 +45,13 @@ const groups: { label: string | null; items: NavItem[] }[] = [
       },
     ],
   },
-  { label: 'Operations', items: [{ label: 'Migrations', href: '/migrations', icon: ArrowRightLeft }] },
+  {
+    label: 'Operations',
+    items: [
+      { label: 'Migrations', href: '/migrations', icon: ArrowRightLeft },
+      { label: 'Evacuations', href: '/evacuations', icon: LogOut },
+    ],
+  },
   { label: 'Activity', items: [{ label: 'Events', href: '/events', icon: Activity }] },
 ];
 
