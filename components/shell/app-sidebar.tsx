@@ -1,6 +1,6 @@
 'use client';
 import { useQuery } from '@tanstack/react-query';
-import { Activity, ArrowRightLeft, Database, LayoutDashboard, LogOut, PanelLeft, Server, type LucideIcon } from 'lucide-react';
+import { Activity, ArrowRightLeft, Database, LayoutDashboard, LogOut, PanelLeft, Server, Settings, type LucideIcon } from 'lucide-react';
 import Link from 'next/link';
 import { usePathname } from 'next/navigation';
 import { useCallback, useEffect, useState } from 'react';
@@ -53,6 +53,7 @@ const groups: { label: string | null; items: NavItem[] }[] = [
     ],
   },
   { label: 'Activity', items: [{ label: 'Events', href: '/events', icon: Activity }] },
+  { label: 'Administration', items: [{ label: 'Settings', href: '/settings', icon: Settings }] },
 ];
 
 function isActive(pathname: string, href: string) {

@@ -1,0 +1,14 @@
+/** Settings (UI.md §3.13): the Limits tab so far. */
+import type { Metadata } from 'next';
+import { Suspense } from 'react';
+import { SettingsPage } from '@/components/settings/settings-page';
+
+export const metadata: Metadata = { title: 'Settings' };
+
+export default function Page() {
+  return (
+    <Suspense>
+      <SettingsPage />
+    </Suspense>
+  );
+}
