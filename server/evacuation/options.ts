@@ -37,6 +37,7 @@ export const constraintsInputSchema = z
     pauseBudgetMs: z.number().int().min(1).max(10_000),
     order: z.enum(['smallest-first', 'largest-first', 'by-host']),
     expectedCopyRateBytesPerS: bytesPerS,
+    copyRateBasis: z.enum(['measured', 'default']),
   })
   .partial()
   .required({ sourceArrayIds: true })
@@ -62,6 +63,8 @@ export type CreateEvacuationInput = z.infer<typeof createEvacuationSchema>;
 
 /** The constraints with every default filled in; the copy rate is the fleet's measured one, else 200 MiB/s. */
 export async function withDefaults(db: Db, input: ConstraintsInput): Promise<PlanConstraints> {
+  const copyRate =
+    input.expectedCopyRateBytesPerS === undefined ? await measuredCopyRate(db, null) : { bytesPerS: input.expectedCopyRateBytesPerS, basis: input.copyRateBasis };
   return {
     sourceArrayIds: input.sourceArrayIds,
     targetArrayIds: input.targetArrayIds ?? null,
@@ -72,7 +75,8 @@ export async function withDefaults(db: Db, input: ConstraintsInput): Promise<Pla
     strategy: input.strategy ?? 'auto',
     pauseBudgetMs: input.pauseBudgetMs ?? DEFAULT_PAUSE_BUDGET_MS,
     order: input.order ?? 'smallest-first',
-    expectedCopyRateBytesPerS: input.expectedCopyRateBytesPerS ?? (await measuredCopyRate(db, null)).bytesPerS,
+    expectedCopyRateBytesPerS: copyRate.bytesPerS,
+    ...(copyRate.basis ? { copyRateBasis: copyRate.basis } : {}),
   };
 }
 
