@@ -204,12 +204,29 @@ describe('evacuations', () => {
     for (let tick = 0; tick < 3; tick++) await reconcileOnce(fx.db);
     const held = await migrationsOf(id);
     expect(held.filter((m) => !['paused', 'cutting-over', 'verifying', 'verified', 'committing', 'completed'].includes(m.state)), 'nothing copies while paused').toEqual([]);
+    // A subscriber resuming after the pause event: it gets the resume replayed, then live rollups to the end.
+    const [pausedEvent] = await fx.db.select().from(events).where(and(eq(events.objectId, id), eq(events.kind, 'evacuation.paused')));
     const resumed = await fx.caller('operator').evacuations.resume({ id });
     expect(resumed.state).toBe('running');
+    const progress = await fx.caller('viewer').evacuations.onProgress({ id, lastEventId: String(pausedEvent!.id) });
+    const seen: { position: string; state: string; leftOnSourceBytes: number }[] = [];
+    const followed = (async () => {
+      for await (const item of progress as AsyncIterable<unknown>) {
+        // tracked() yields [id, data, symbol] to a server-side caller.
+        const [position, data] = item as [string, { state: string; rollup: EvacuationRollup }];
+        seen.push({ position, state: data.state, leftOnSourceBytes: data.rollup.leftOnSourceBytes });
+        if (data.state === 'completed') break;
+      }
+    })();
 
     await tickUntil('the evacuation to complete', async () => (await evacuation(id)).endedAt, 90_000);
     const done = await evacuation(id);
     expect(done.state).toBe('completed');
+    await followed;
+    expect(seen[0]?.state, 'the resume event is replayed first').toBe('running');
+    expect(seen.at(-1)).toMatchObject({ state: 'completed', leftOnSourceBytes: 0 });
+    const positions = seen.slice(1).map((s) => Number(s.position.split('.')[0]));
+    expect(positions.every((p, i) => p > pausedEvent!.id && (i === 0 || p >= positions[i - 1]!)), 'positions move forward from the resumed one').toBe(true);
     expect(await arrayState('ARR-01')).toBe('evacuated');
     const rollup = done.rollup as unknown as EvacuationRollup;
     expect(rollup).toMatchObject({ volumes: 4, excluded: 0, totalBytes: 4 * VOLUME_BYTES, leftOnSourceBytes: 0, leftToCopyBytes: 0, committedBytes: 4 * VOLUME_BYTES });
