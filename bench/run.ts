@@ -3,9 +3,11 @@
  * ratios against a baseline measured in the same run, never absolute pass/fail timings.
  */
 import { runDataplane, usage as dataplaneUsage } from './dataplane';
+import { runPlanner, usage as plannerUsage } from './planner';
 
 const benchmarks: Record<string, { run: (args: string[]) => Promise<void>; usage: string }> = {
   dataplane: { run: runDataplane, usage: dataplaneUsage },
+  planner: { run: runPlanner, usage: plannerUsage },
 };
 
 function listBenchmarks(): string {

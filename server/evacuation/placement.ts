@@ -15,8 +15,8 @@ import type { CannotMoveCode, PlanArray, PlanConstraints } from './plan-types';
 
 export interface PlacementTarget {
   array: PlanArray;
-  /** Host ids that reach it; null when every host does. */
-  reach: Set<string> | null;
+  /** 1 at the index of each host that reaches it (indices as in PlannerInput.hosts); null when every host does. */
+  reach: Uint8Array | null;
   selected: boolean;
   /** Capacity − used − what this plan placed so far. */
   freeBytes: number;
@@ -28,6 +28,8 @@ export interface PlacementMove {
   key: string;
   volumeId: string;
   hostId: string;
+  /** The host's index in PlannerInput.hosts. */
+  hostIndex: number;
   hostname: string;
   nbdExport: string;
   sizeBytes: number;
@@ -99,7 +101,7 @@ export function placeMoves(moves: readonly PlacementMove[], sources: readonly Pl
     move.volumeArrays.add(target.array.id);
   };
 
-  const reaches = (target: PlacementTarget, hostId: string) => target.reach === null || target.reach.has(hostId);
+  const reaches = (target: PlacementTarget, hostIndex: number) => target.reach === null || target.reach[hostIndex] === 1;
 
   /** Why a hand-made choice does not fit this move now, or null when it does. */
   const overrideRefusal = (move: PlacementMove, t: number | undefined): string | null => {
@@ -107,7 +109,7 @@ export function placeMoves(moves: readonly PlacementMove[], sources: readonly Pl
     const target = targets[t]!;
     const refusal = refusals[move.sourceIndex]![t]!;
     if (refusal !== null) return refusal;
-    if (!reaches(target, move.hostId)) return unreachableReason(move.hostname);
+    if (!reaches(target, move.hostIndex)) return unreachableReason(move.hostname);
     if (move.volumeArrays.has(target.array.id)) return 'it already holds another plex of this volume';
     if (target.freeBytes < move.sizeBytes) return noSpaceReason(target.freeBytes, move.sizeBytes);
     return null;
@@ -146,12 +148,12 @@ export function placeMoves(moves: readonly PlacementMove[], sources: readonly Pl
     const fullOfVolume: string[] = [];
     for (const t of orders[move.sourceIndex]!) {
       const target = targets[t]!;
-      if (!reaches(target, move.hostId)) {
+      if (!reaches(target, move.hostIndex)) {
         skipped?.push(`${target.array.name} not reachable`);
         continue;
       }
       reachable += 1;
-      if (move.volumeArrays.has(target.array.id)) {
+      if (move.volumeArrays.size > 0 && move.volumeArrays.has(target.array.id)) {
         fullOfVolume.push(target.array.name);
         skipped?.push(`${target.array.name} holds another plex`);
         continue;

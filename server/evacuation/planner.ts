@@ -58,6 +58,15 @@ function refusal(volume: PlanVolume, host: PlanHost | undefined, source: PlanArr
   return underlying;
 }
 
+function reachByHostIndex(hostIds: string[], hostIndexById: Map<string, number>, hosts: number): Uint8Array {
+  const reach = new Uint8Array(hosts);
+  for (const id of hostIds) {
+    const index = hostIndexById.get(id);
+    if (index !== undefined) reach[index] = 1;
+  }
+  return reach;
+}
+
 function rate(bytesPerS: number): string {
   return `${formatBytes(Math.round(bytesPerS))}/s`;
 }
@@ -66,6 +75,7 @@ export function plan(input: PlannerInput): PlanResult {
   const { limits, constraints } = input;
   const arrayById = new Map(input.arrays.map((array) => [array.id, array]));
   const hostById = new Map(input.hosts.map((host) => [host.id, host]));
+  const hostIndexById = new Map(input.hosts.map((host, index) => [host.id, index]));
   const sources = [...new Set(constraints.sourceArrayIds)].flatMap((id) => arrayById.get(id) ?? []);
   const sourceIndexById = new Map(sources.map((source, index) => [source.id, index]));
   const excluded = new Set(constraints.excludedVolumeIds);
@@ -77,7 +87,7 @@ export function plan(input: PlannerInput): PlanResult {
     .sort((a, b) => byText(a.name, b.name) || byText(a.id, b.id))
     .map((array) => ({
       array,
-      reach: array.allHosts ? null : new Set(array.reachableHostIds),
+      reach: array.allHosts ? null : reachByHostIndex(array.reachableHostIds, hostIndexById, input.hosts.length),
       selected: selected === null || selected.has(array.id),
       freeBytes: array.capacityBytes - array.usedBytes,
       placedBytes: 0,
@@ -86,21 +96,24 @@ export function plan(input: PlannerInput): PlanResult {
 
   // Every plex on a source array is a candidate, in host, volume, then source order.
   const hostnameOf = (volume: PlanVolume) => hostById.get(volume.hostId)?.hostname ?? volume.hostId;
-  const volumes = [...input.volumes].sort((a, b) => byText(hostnameOf(a), hostnameOf(b)) || byText(a.nbdExport, b.nbdExport) || byText(a.id, b.id));
+  const volumes = input.volumes
+    .map((volume) => ({ volume, hostname: hostnameOf(volume) }))
+    .sort((a, b) => byText(a.hostname, b.hostname) || byText(a.volume.nbdExport, b.volume.nbdExport) || byText(a.volume.id, b.volume.id));
   const candidates: Candidate[] = [];
-  for (const volume of volumes) {
+  for (const { volume, hostname } of volumes) {
     const onSources = volume.plexes.filter((plex) => sourceIndexById.has(plex.arrayId));
     if (onSources.length === 0) continue;
     const host = hostById.get(volume.hostId);
-    const volumeArrays = new Set(volume.plexes.filter((plex) => !sourceIndexById.has(plex.arrayId)).map((plex) => plex.arrayId));
-    onSources.sort((a, b) => sourceIndexById.get(a.arrayId)! - sourceIndexById.get(b.arrayId)! || byText(a.lunName, b.lunName) || byText(a.lunId, b.lunId));
+    const volumeArrays = new Set<string>();
+    for (const plex of volume.plexes) if (!sourceIndexById.has(plex.arrayId)) volumeArrays.add(plex.arrayId);
+    if (onSources.length > 1) onSources.sort((a, b) => sourceIndexById.get(a.arrayId)! - sourceIndexById.get(b.arrayId)! || byText(a.lunName, b.lunName) || byText(a.lunId, b.lunId));
     for (const plex of onSources) {
       const sourceIndex = sourceIndexById.get(plex.arrayId)!;
       const source = sources[sourceIndex]!;
       candidates.push({
         key: `${volume.id}:${plex.lunId}`,
         volume,
-        hostname: hostnameOf(volume),
+        hostname,
         lunId: plex.lunId,
         lunName: plex.lunName,
         source,
@@ -116,6 +129,8 @@ export function plan(input: PlannerInput): PlanResult {
     key: candidate.key,
     volumeId: candidate.volume.id,
     hostId: candidate.volume.hostId,
+    // Only moves of connected, hence known, hosts reach placement.
+    hostIndex: hostIndexById.get(candidate.volume.hostId)!,
     hostname: candidate.hostname,
     nbdExport: candidate.volume.nbdExport,
     sizeBytes: candidate.volume.sizeBytes,
@@ -140,26 +155,26 @@ export function plan(input: PlannerInput): PlanResult {
   }
   const copyRate = constraints.expectedCopyRateBytesPerS;
   const copyRateBasis = constraints.copyRateBasis ?? (copyRate === DEFAULT_COPY_RATE_BYTES_PER_S ? 'default' : 'measured');
+  const share = (array: PlanArray, kind: 'read' | 'write', perArray: number, moves: number) => {
+    const jobs = Math.max(1, Math.min(perArray, limits.global, moves));
+    const bytesPerS = budget(array.id) / jobs;
+    const label = Number.isFinite(bytesPerS) ? `${array.name}'s ${kind} budget ${rate(budget(array.id))}${jobs > 1 ? ` shared by ${jobs} jobs` : ''}` : '';
+    return { bytesPerS, label };
+  };
+  const sourceShares = sources.map((source, s) => share(source, 'read', limits.perSourceArray, movesFrom[s]!));
+  const targetShares = targets.map((target, t) => share(target.array, 'write', limits.perTargetArray, movesTo[t]!));
   const strategies = placed.map(({ candidate, placement }) => {
-    const target = targets[placement.targetIndex]!.array;
-    const sourceJobs = Math.max(1, Math.min(limits.perSourceArray, limits.global, movesFrom[candidate.sourceIndex]!));
-    const targetJobs = Math.max(1, Math.min(limits.perTargetArray, limits.global, movesTo[placement.targetIndex]!));
-    const sourceShare = budget(candidate.source.id) / sourceJobs;
-    const targetShare = budget(target.id) / targetJobs;
-    const shared = (name: string, kind: string, bytesPerS: number, jobs: number) =>
-      `${name}'s ${kind} budget ${rate(bytesPerS)}${jobs > 1 ? ` shared by ${jobs} jobs` : ''}`;
-    const cap = Math.min(sourceShare, targetShare);
+    const sourceShare = sourceShares[candidate.sourceIndex]!;
+    const targetShare = targetShares[placement.targetIndex]!;
+    const held = sourceShare.bytesPerS <= targetShare.bytesPerS ? sourceShare : targetShare;
     const recommendation = recommendStrategy({
       sizeBytes: candidate.volume.sizeBytes,
       ...planningWriteRate(candidate.volume),
       copyRateBytesPerS: copyRate,
       copyRateBasis,
       copyRateScope: 'fleet',
-      throttleBytesPerS: cap < copyRate ? cap : null,
-      throttleLabel:
-        sourceShare <= targetShare
-          ? shared(candidate.source.name, 'read', budget(candidate.source.id), sourceJobs)
-          : shared(target.name, 'write', budget(target.id), targetJobs),
+      throttleBytesPerS: held.bytesPerS < copyRate ? held.bytesPerS : null,
+      throttleLabel: held.label,
       pauseBudgetMs: constraints.pauseBudgetMs,
     });
     const strategy: Strategy = constraints.strategy === 'auto' ? recommendation.strategy : constraints.strategy;
@@ -229,7 +244,7 @@ export function plan(input: PlannerInput): PlanResult {
   const affectedHosts = [...new Set(candidates.map((candidate) => candidate.volume.hostId))];
   const planTargets = targets.map((target, t) => {
     const refusals = sources.map((source) => staticRefusal(target, source, constraints));
-    const reachableHosts = target.reach === null ? affectedHosts.length : affectedHosts.filter((id) => target.reach!.has(id)).length;
+    const reachableHosts = target.reach === null ? affectedHosts.length : affectedHosts.filter((id) => target.reach![hostIndexById.get(id) ?? -1] === 1).length;
     const refused =
       sources.length > 0 && refusals.every((r) => r !== null)
         ? refusals[0]!
@@ -331,12 +346,13 @@ function simulatePlan(
     if (!hostIndex.has(candidate.volume.hostId)) hostIndex.set(candidate.volume.hostId, hostIndex.size);
     if (!volumeIndex.has(candidate.volume.id)) volumeIndex.set(candidate.volume.id, volumeIndex.size);
   }
-  const size = (i: number) => jobs[i]!.candidate.volume.sizeBytes;
-  const key = (i: number) => jobs[i]!.candidate.key;
+  const sizes = jobs.map((job) => job.candidate.volume.sizeBytes);
+  const keys = jobs.map((job) => job.candidate.key);
+  const hostnames = jobs.map((job) => job.candidate.hostname);
   const ranked = Array.from({ length: jobs.length }, (_, i) => i).sort((a, b) => {
-    if (order === 'largest-first') return size(b) - size(a) || byText(key(a), key(b));
-    if (order === 'by-host') return byText(jobs[a]!.candidate.hostname, jobs[b]!.candidate.hostname) || size(a) - size(b) || byText(key(a), key(b));
-    return size(a) - size(b) || byText(key(a), key(b));
+    if (order === 'largest-first') return sizes[b]! - sizes[a]! || byText(keys[a]!, keys[b]!);
+    if (order === 'by-host') return byText(hostnames[a]!, hostnames[b]!) || sizes[a]! - sizes[b]! || byText(keys[a]!, keys[b]!);
+    return sizes[a]! - sizes[b]! || byText(keys[a]!, keys[b]!);
   });
   const rank = new Int32Array(jobs.length);
   ranked.forEach((job, position) => (rank[job] = position));

@@ -59,6 +59,11 @@ export interface SimResult {
   waitHeldBy: Map<string, number>;
 }
 
+const WAIT_GLOBAL = 0;
+const WAIT_HOST = 1;
+const WAIT_VOLUME = 2;
+const WAIT_SOURCE = 3;
+
 export function heldKey(held: Held): string {
   return 'index' in held ? `${held.kind}:${held.index}` : held.kind;
 }
@@ -113,10 +118,30 @@ class EventHeap {
   }
 
   private swap(a: number, b: number) {
-    [this.times[a], this.times[b]] = [this.times[b]!, this.times[a]!];
-    [this.jobs[a], this.jobs[b]] = [this.jobs[b]!, this.jobs[a]!];
-    [this.versions[a], this.versions[b]] = [this.versions[b]!, this.versions[a]!];
+    const time = this.times[a]!;
+    this.times[a] = this.times[b]!;
+    this.times[b] = time;
+    const job = this.jobs[a]!;
+    this.jobs[a] = this.jobs[b]!;
+    this.jobs[b] = job;
+    const version = this.versions[a]!;
+    this.versions[a] = this.versions[b]!;
+    this.versions[b] = version;
   }
+}
+
+/** Job indices by rank, ties by index; in linear time when the ranks are the positions 0…n−1, as the planner gives them. */
+function rankOrder(jobs: readonly SimJob[]): number[] {
+  const n = jobs.length;
+  const order = new Array<number>(n).fill(-1);
+  for (let j = 0; j < n; j++) {
+    const rank = jobs[j]!.rank;
+    if (!Number.isInteger(rank) || rank < 0 || rank >= n || order[rank] !== -1) {
+      return Array.from({ length: n }, (_, i) => i).sort((a, b) => jobs[a]!.rank - jobs[b]!.rank || a - b);
+    }
+    order[rank] = j;
+  }
+  return order;
 }
 
 interface Bucket {
@@ -137,16 +162,18 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
   const rate = new Float64Array(n);
   const since = new Float64Array(n);
   const version = new Int32Array(n);
-  const heldBy: Held[] = new Array<Held>(n);
+  /** What holds each job's rate: -1 the copy rate, s a source's budget, sources + t a target's. */
+  const heldBy = new Int32Array(n);
   const hostRunning = new Int32Array(config.hosts);
   const volumeRunning = new Uint8Array(config.volumes);
   const sourceJobs: Set<number>[] = Array.from({ length: config.sources }, () => new Set());
   const targetJobs: Set<number>[] = Array.from({ length: config.targets }, () => new Set());
   const peakTargetJobs = new Int32Array(config.targets);
   const peakTargetBytesPerS = new Float64Array(config.targets);
-  const bytesHeldBy = new Map<string, number>();
-  const waitHeldBy = new Map<string, number>();
-  const add = (map: Map<string, number>, key: string, value: number) => map.set(key, (map.get(key) ?? 0) + value);
+  // Bytes by what held the rate: [0] the copy rate, [1 + s] a source budget, [1 + sources + t] a target budget.
+  const bytesHeld = new Float64Array(1 + config.sources + config.targets);
+  // Seconds moves waited by what held them: [0] global, [1] host, [2] volume, [3 + s] source jobs, [3 + sources + t] target jobs.
+  const waitHeld = new Float64Array(3 + config.sources + config.targets);
   const heap = new EventHeap();
   let running = 0;
   let pending = n;
@@ -155,7 +182,7 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
   // One bucket per (source, target) pair, each in rank order: admission looks at each bucket's
   // first admissible job instead of scanning every pending move.
   const byPair = new Map<number, Bucket>();
-  const order = Array.from({ length: n }, (_, i) => i).sort((a, b) => jobs[a]!.rank - jobs[b]!.rank || a - b);
+  const order = rankOrder(jobs);
   for (const j of order) {
     const job = jobs[j]!;
     const pair = job.source * config.targets + job.target;
@@ -168,7 +195,7 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
   /** Brings a job's progress up to `now` at its current rate, counting the bytes against what held it. */
   const settle = (j: number) => {
     const copied = Math.min(remaining[j]!, rate[j]! * (now - since[j]!));
-    if (copied > 0) add(bytesHeldBy, heldKey(heldBy[j]!), copied);
+    if (copied > 0) bytesHeld[1 + heldBy[j]!] = bytesHeld[1 + heldBy[j]!]! + copied;
     remaining[j] = Math.max(0, remaining[j]! - copied);
     since[j] = now;
   };
@@ -178,9 +205,15 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
     const sourceShare = config.sourceBudgetBytesPerS[job.source]! / sourceJobs[job.source]!.size;
     const targetShare = config.targetBudgetBytesPerS[job.target]! / targetJobs[job.target]!.size;
     let next = config.copyRateBytesPerS;
-    let held: Held = { kind: 'copy-rate' };
-    if (sourceShare < next) [next, held] = [sourceShare, { kind: 'source-budget', index: job.source }];
-    if (targetShare < next) [next, held] = [targetShare, { kind: 'target-budget', index: job.target }];
+    let held = -1;
+    if (sourceShare < next) {
+      next = sourceShare;
+      held = job.source;
+    }
+    if (targetShare < next) {
+      next = targetShare;
+      held = config.sources + job.target;
+    }
     next = Math.max(next, 1);
     if (next === rate[j] && version[j]! > 0) return;
     settle(j);
@@ -228,22 +261,22 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
     touch(job);
   };
 
-  /** Starts every pending move that fits, best rank first; returns what held the rest. */
-  const admit = (): Held | null => {
+  /** Starts every pending move that fits, best rank first; returns what held the rest (an index of `waitHeld`), or -1. */
+  const admit = (): number => {
     for (;;) {
-      if (pending === 0) return null;
-      if (running >= config.global) return { kind: 'global' };
+      if (pending === 0) return -1;
+      if (running >= config.global) return WAIT_GLOBAL;
       let best = -1;
-      let held: Held | null = null;
+      let held = -1;
       for (const bucket of buckets) {
         while (bucket.next < bucket.jobs.length && admitted[bucket.jobs[bucket.next]!]) bucket.next += 1;
         if (bucket.next >= bucket.jobs.length) continue;
         if (sourceJobs[bucket.source]!.size >= config.perSourceArray) {
-          held ??= { kind: 'source-jobs', index: bucket.source };
+          if (held < 0) held = WAIT_SOURCE + bucket.source;
           continue;
         }
         if (targetJobs[bucket.target]!.size >= config.perTargetArray) {
-          held ??= { kind: 'target-jobs', index: bucket.target };
+          if (held < 0) held = WAIT_SOURCE + config.sources + bucket.target;
           continue;
         }
         for (let i = bucket.next; i < bucket.jobs.length; i++) {
@@ -252,11 +285,11 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
           const job = jobs[j]!;
           if (best >= 0 && job.rank > jobs[best]!.rank) break;
           if (hostRunning[job.host]! >= config.perHost) {
-            held ??= { kind: 'host' };
+            if (held < 0) held = WAIT_HOST;
             continue;
           }
           if (volumeRunning[job.volume]) {
-            held ??= { kind: 'volume' };
+            if (held < 0) held = WAIT_VOLUME;
             continue;
           }
           if (best < 0 || job.rank < jobs[best]!.rank || (job.rank === jobs[best]!.rank && j < best)) best = j;
@@ -282,7 +315,7 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
     touched.sources.clear();
     touched.targets.clear();
     loadChanged.clear();
-    buckets = buckets.filter((bucket) => bucket.next < bucket.jobs.length);
+    if (buckets.some((bucket) => bucket.next >= bucket.jobs.length)) buckets = buckets.filter((bucket) => bucket.next < bucket.jobs.length);
   };
 
   let waiting = admit();
@@ -290,7 +323,7 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
   while (heap.size > 0) {
     const event = heap.pop();
     if (event.version !== version[event.job] || !Number.isNaN(endS[event.job]!)) continue;
-    if (waiting && event.time > now) add(waitHeldBy, heldKey(waiting), event.time - now);
+    if (waiting >= 0 && event.time > now) waitHeld[waiting] = waitHeld[waiting]! + event.time - now;
     now = event.time;
     finish(event.job);
     // Finish every job that ends at this same instant before admitting, so ties admit together.
@@ -305,6 +338,20 @@ export function simulateSchedule(jobs: readonly SimJob[], config: SimConfig): Si
     }
     waiting = admit();
     afterEvents();
+  }
+  const bytesHeldBy = new Map<string, number>([[heldKey({ kind: 'copy-rate' }), bytesHeld[0]!]]);
+  const waitHeldBy = new Map<string, number>([
+    [heldKey({ kind: 'global' }), waitHeld[WAIT_GLOBAL]!],
+    [heldKey({ kind: 'host' }), waitHeld[WAIT_HOST]!],
+    [heldKey({ kind: 'volume' }), waitHeld[WAIT_VOLUME]!],
+  ]);
+  for (let s = 0; s < config.sources; s++) {
+    bytesHeldBy.set(heldKey({ kind: 'source-budget', index: s }), bytesHeld[1 + s]!);
+    waitHeldBy.set(heldKey({ kind: 'source-jobs', index: s }), waitHeld[WAIT_SOURCE + s]!);
+  }
+  for (let t = 0; t < config.targets; t++) {
+    bytesHeldBy.set(heldKey({ kind: 'target-budget', index: t }), bytesHeld[1 + config.sources + t]!);
+    waitHeldBy.set(heldKey({ kind: 'target-jobs', index: t }), waitHeld[WAIT_SOURCE + config.sources + t]!);
   }
   return { startS, endS, makespanS: now, peakTargetJobs, peakTargetBytesPerS, bytesHeldBy, waitHeldBy };
 }
