@@ -137,7 +137,7 @@ describe('scheduler with a real agent', () => {
     async function evacuationWith(outsideWindow: 'pause' | 'keep-copying', state: 'running' | 'paused' = 'running') {
       const [row] = await fx.db
         .insert(evacuations)
-        .values({ sourceArrayIds: [fx.arrayIds['ARR-01']], constraints: {}, placement: {}, limits: {}, window: { start: '10:00', end: '11:00', timeZone: 'UTC', outsideWindow }, state, createdBy: 'tester' })
+        .values({ sourceArrayIds: [fx.arrayIds['ARR-01']], constraints: {}, placement: {}, limits: {}, window: { start: '10:00', end: '11:00', timeZone: 'UTC' }, outsideWindow, state, createdBy: 'tester' })
         .returning();
       return row!;
     }

@@ -30,11 +30,11 @@ export interface TickPlan {
   waiting: Map<string, string>;
 }
 
-function windowOf(value: Record<string, unknown> | null, evacuationId: string): EvacuationWindow | null {
+function windowOf(evacuation: typeof evacuations.$inferSelect): EvacuationWindow | null {
+  const { window: value, outsideWindow, id: evacuationId } = evacuation;
   if (!value) return null;
   const window = cutoverWindowSchema.safeParse(value);
-  const outsideWindow = value.outsideWindow === 'pause' ? 'pause' : 'keep-copying';
-  if (window.success) return { ...window.data, outsideWindow };
+  if (window.success) return { ...window.data, outsideWindow: outsideWindow === 'pause' ? 'pause' : 'keep-copying' };
   logger.warn('evacuation window is invalid; scheduling as if it had none', { evacuationId, issues: window.error.issues.map((issue) => issue.message) });
   return null;
 }
@@ -68,7 +68,7 @@ export async function planTick(db: Db, now = new Date()): Promise<TickPlan> {
   const arrayNames = new Map((await db.select({ id: arrays.id, name: arrays.name }).from(arrays)).map((a) => [a.id, a.name]));
   const evacuationIds = [...new Set(rows.map((row) => row.migration.evacuationId).filter((id): id is string => id !== null))];
   const evacuationRows = evacuationIds.length ? await db.select().from(evacuations).where(inArray(evacuations.id, evacuationIds)) : [];
-  const scheduled = new Map<string, ScheduledEvacuation>(evacuationRows.map((e) => [e.id, { id: e.id, state: e.state, window: windowOf(e.window, e.id) }]));
+  const scheduled = new Map<string, ScheduledEvacuation>(evacuationRows.map((e) => [e.id, { id: e.id, state: e.state, window: windowOf(e) }]));
   const limitsOf = new Map(evacuationRows.map((e) => [e.id, effectiveLimits(settings, e.limits as Partial<PlanLimits>)]));
 
   const array = (id: string) => ({ id, name: arrayNames.get(id) ?? id });
@@ -80,8 +80,7 @@ export async function planTick(db: Db, now = new Date()): Promise<TickPlan> {
     source: m.sourceArrayId ? array(m.sourceArrayId) : null,
     target: array(m.targetArrayId),
     evacuation: m.evacuationId ? (scheduled.get(m.evacuationId) ?? null) : null,
-    // `priority` arrives with the evacuation schema; until then every row counts as 0.
-    priority: (m as { priority?: number }).priority ?? 0,
+    priority: m.priority,
     createdAtMs: m.createdAt.getTime(),
     throttleBytesPerS: m.throttleBytesPerS,
   }));
