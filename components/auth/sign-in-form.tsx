@@ -1,7 +1,7 @@
 'use client';
 import { useMutation } from '@tanstack/react-query';
 import { useRouter } from 'next/navigation';
-import { useState, type FormEvent } from 'react';
+import { useSyncExternalStore, type FormEvent } from 'react';
 import { Button } from '@/components/ui/button';
 import { Card } from '@/components/ui/card';
 import { Input, Label } from '@/components/ui/input';
@@ -16,8 +16,6 @@ import { useTRPC } from '@/components/trpc';
 export function SignInForm({ nextPath, firstStart }: { nextPath: string; firstStart: boolean }) {
   const trpc = useTRPC();
   const router = useRouter();
-  const [username, setUsername] = useState('');
-  const [password, setPassword] = useState('');
   const signIn = useMutation(
     trpc.auth.signIn.mutationOptions({
       onSuccess: () => {
@@ -27,18 +25,24 @@ export function SignInForm({ nextPath, firstStart }: { nextPath: string; firstSt
     }),
   );
   const busy = signIn.isPending || signIn.isSuccess;
+  // False in the server's HTML and until hydration: the button waits for the handler to exist.
+  const hydrated = useSyncExternalStore(noSubscription, () => true, () => false);
 
   function submit(event: FormEvent<HTMLFormElement>) {
     event.preventDefault();
     if (busy) return;
-    signIn.mutate({ username, password });
+    // Read from the form, not from state: what was typed (or autofilled) before the page
+    // hydrated is in the fields, and must be what is sent.
+    const fields = new FormData(event.currentTarget);
+    signIn.mutate({ username: String(fields.get('username') ?? ''), password: String(fields.get('password') ?? '') });
   }
 
   const error = signIn.error ? errorMessage(signIn.error) : null;
 
   return (
     <Card className="p-6">
-      <form onSubmit={submit} className="space-y-4" noValidate>
+      {/* POST, so a submit before the page hydrates never puts the password in the URL. */}
+      <form onSubmit={submit} method="post" className="space-y-4" noValidate>
         {error ? (
           <div role="alert" className="rounded-md border border-red-300 bg-red-50 px-3 py-2 text-sm text-red-800 dark:border-red-900 dark:bg-red-950/60 dark:text-red-200">
             {error}
@@ -54,15 +58,13 @@ export function SignInForm({ nextPath, firstStart }: { nextPath: string; firstSt
             spellCheck={false}
             autoFocus
             required
-            value={username}
-            onChange={(event) => setUsername(event.target.value)}
           />
         </div>
         <div className="space-y-1.5">
           <Label htmlFor="password">Password</Label>
-          <Input id="password" name="password" type="password" autoComplete="current-password" required value={password} onChange={(event) => setPassword(event.target.value)} />
+          <Input id="password" name="password" type="password" autoComplete="current-password" required />
         </div>
-        <Button type="submit" className="w-full" disabled={busy}>
+        <Button type="submit" className="w-full" disabled={busy || !hydrated}>
           {busy ? <Spinner /> : null}
           Sign in
         </Button>
@@ -76,6 +78,8 @@ export function SignInForm({ nextPath, firstStart }: { nextPath: string; firstSt
     </Card>
   );
 }
+
+const noSubscription = () => () => {};
 
 /** The server's message for refusals; a plain sentence for everything else. */
 function errorMessage(error: { message: string; data?: { code?: string } | null }): string {
