@@ -76,4 +76,10 @@ describe('statusSentence', () => {
       'Failed during Converge: target write failed. The source is intact and still in use.',
     );
   });
+
+  it('says why a queued migration waits, in the scheduler’s words', () => {
+    expect(statusSentence({ ...base, state: 'queued', queueReason: 'waits for a slot: host db-03 runs 2 of 2' }, null, Date.now())).toBe(
+      'Queued: waits for a slot: host db-03 runs 2 of 2. The copy starts when the scheduler admits it.',
+    );
+  });
 });

@@ -22,6 +22,8 @@ export interface SentenceInput {
   cutoverPolicy: Record<string, unknown>;
   cutoverPauseMs: number | null;
   pauseBudgetMs: number;
+  /** While queued, why the scheduler has not started it (from `migrations.get`). */
+  queueReason?: string | null;
   prediction: {
     condition: string;
     copyRateBytesPerS: number | null;
@@ -57,7 +59,9 @@ export function statusSentence(m: SentenceInput, leftBytes: number | null, now: 
       return `Completed. The volume runs on ${m.targetArrayName}; the source LUN was released.`;
     case 'planned':
     case 'queued':
-      return 'Queued: waiting for a slot. The copy starts when the engine admits it.';
+      return m.queueReason
+        ? `Queued: ${m.queueReason}. The copy starts when the scheduler admits it.`
+        : 'Queued: waiting for a slot. The copy starts when the engine admits it.';
     case 'preparing':
       return `Preparing: creating the target LUN on ${m.targetArrayName} and mapping it to ${m.hostname}.`;
     case 'paused':
