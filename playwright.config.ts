@@ -14,6 +14,14 @@ export default defineConfig({
   workers: 1,
   retries: 0,
   reporter: [['list']],
+  // One fleet for the whole run: specs that only look go first, then those that move volumes,
+  // each after the last, so no spec finds the fleet changed under it.
+  projects: [
+    { name: 'fleet', testMatch: /skeleton\.spec\.ts/ },
+    { name: 'migration', testMatch: /migration\.spec\.ts/, dependencies: ['fleet'] },
+    { name: 'evacuation', testMatch: /evacuation\.spec\.ts/, dependencies: ['migration'] },
+    { name: 'liveness', testMatch: /agent-liveness\.spec\.ts/, dependencies: ['evacuation'] },
+  ],
   use: {
     baseURL: `http://localhost:${E2E_PORT}`,
     viewport: { width: 1280, height: 800 },

@@ -15,17 +15,17 @@ async function openHost(page: Page, hostname: string) {
 test('an operator migrates a demo volume from the browser, watches it converge, cuts over and commits', async ({ page }) => {
   test.setTimeout(240_000);
   await signIn(page, '/hosts');
-  const host = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'db-01', exact: true }) });
+  const host = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'app-01', exact: true }) });
   await expect(host.getByTestId('state-badge')).toHaveAttribute('data-state', 'connected', { timeout: 60_000 });
-  await openHost(page, 'db-01');
+  await openHost(page, 'app-01');
 
-  // vol-data01 (128 MiB) lives on ARR-03 and runs the demo's write workload.
-  const volumeRow = page.getByRole('row').filter({ hasText: 'vol-data01' }).first();
+  // vol-app01 (128 MiB) lives on ARR-02 and runs the demo's write workload; ARR-03 is left to the evacuation spec.
+  const volumeRow = page.getByRole('row').filter({ hasText: 'vol-app01' }).first();
   await volumeRow.getByRole('button', { name: /Migrate/ }).click();
   const sheet = page.getByTestId('migrate-sheet');
   await expect(sheet).toBeVisible();
-  await expect(sheet.getByTestId('target-ARR-03')).toContainText('the volume is already on this array');
-  await sheet.getByTestId('target-ARR-02').getByRole('radio').check();
+  await expect(sheet.getByTestId('target-ARR-02')).toContainText('the volume is already on this array');
+  await sheet.getByTestId('target-ARR-01').getByRole('radio').check();
   await sheet.getByRole('radio', { name: /^Pre-copy/ }).check();
   await sheet.getByLabel('Throttle (MiB/s)').fill('8');
   await sheet.getByRole('radio', { name: 'Manual — wait for me in Ready', exact: true }).check();
@@ -52,11 +52,11 @@ test('an operator migrates a demo volume from the browser, watches it converge, 
   // Commit is typed: the volume's name.
   await page.getByRole('button', { name: 'Commit…' }).click();
   const dialog = page.getByRole('dialog');
-  await dialog.getByLabel('Type the volume name to confirm').fill('vol-data01');
+  await dialog.getByLabel('Type the volume name to confirm').fill('vol-app01');
   await dialog.getByRole('button', { name: 'Commit migration' }).click();
   await expect(state).toHaveAttribute('data-state', 'completed', { timeout: 60_000 });
 
   // The host page shows the volume's plex on the target array now.
-  await openHost(page, 'db-01');
-  await expect(page.getByRole('row').filter({ hasText: /mig-/ }).first()).toContainText('ARR-02', { timeout: 30_000 });
+  await openHost(page, 'app-01');
+  await expect(page.getByRole('row').filter({ hasText: /mig-/ }).first()).toContainText('ARR-01', { timeout: 30_000 });
 });

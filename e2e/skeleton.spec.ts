@@ -1,5 +1,5 @@
 import { expect, test } from '@playwright/test';
-import { agentPid, signIn, startAgent } from './fleet';
+import { signIn } from './fleet';
 
 test('an anonymous visitor is sent to sign-in, and a wrong password is refused', async ({ page }) => {
   await page.goto('/hosts');
@@ -33,23 +33,4 @@ test("an array's detail shows its LUNs and the volumes that live on them", async
   // db-01's data volume and app-01's log volume live on ARR-03 in the small demo.
   await expect(page.getByRole('row').filter({ hasText: 'db-01-vol-data01' })).toContainText('vol-data01', { timeout: 30_000 });
   await expect(page.getByRole('row').filter({ hasText: 'app-01-vol-logs01' })).toContainText('app-01');
-});
-
-test('a killed agent turns its host disconnected in the open page, and back when restarted', async ({ page }) => {
-  test.setTimeout(120_000);
-  await signIn(page, '/hosts');
-  const row = page.getByRole('row').filter({ has: page.getByRole('link', { name: 'db-01', exact: true }) });
-  const badge = row.getByTestId('state-badge');
-  await expect(badge).toHaveAttribute('data-state', 'connected', { timeout: 60_000 });
-
-  process.kill(agentPid('db-01'), 'SIGKILL');
-  // Disconnected within 15 s of the last heartbeat, seen without a reload.
-  await expect(badge).toHaveAttribute('data-state', 'disconnected', { timeout: 30_000 });
-
-  const agent = startAgent('db-01');
-  try {
-    await expect(badge).toHaveAttribute('data-state', 'connected', { timeout: 30_000 });
-  } finally {
-    agent.kill('SIGTERM');
-  }
 });
