@@ -7,7 +7,9 @@ import { Fragment } from 'react';
 import { isUuid } from '@/components/ids';
 import { useTRPC } from '@/components/trpc';
 
-const sections: Record<string, string> = { arrays: 'Arrays', hosts: 'Hosts', migrations: 'Migrations', events: 'Events' };
+const sections: Record<string, string> = { arrays: 'Arrays', hosts: 'Hosts', migrations: 'Migrations', evacuations: 'Evacuations', events: 'Events', settings: 'Settings' };
+/** Pages under a section that are not objects. */
+const subpages: Record<string, Record<string, string>> = { evacuations: { new: 'Evacuate array' } };
 const tabLabels: Record<string, string> = { luns: 'LUNs', events: 'Events', mapped: 'LUNs mapped' };
 
 /**
@@ -18,20 +20,30 @@ export function Breadcrumbs() {
   const pathname = usePathname();
   const searchParams = useSearchParams();
   const trpc = useTRPC();
-  const [section, id] = pathname.split('/').filter(Boolean);
+  const [section, id, ...rest] = pathname.split('/').filter(Boolean);
   const validId = id && isUuid(id) ? id : null;
   const array = useQuery(trpc.arrays.get.queryOptions({ id: validId ?? '' }, { enabled: section === 'arrays' && !!validId }));
   const host = useQuery(trpc.hosts.get.queryOptions({ id: validId ?? '' }, { enabled: section === 'hosts' && !!validId }));
+  const migration = useQuery(trpc.migrations.get.queryOptions({ id: validId ?? '' }, { enabled: section === 'migrations' && !!validId }));
+  const evacuation = useQuery(trpc.evacuations.get.queryOptions({ id: validId ?? '' }, { enabled: section === 'evacuations' && !!validId }));
 
   const crumbs: { label: string; href?: string }[] = [];
   if (!section) crumbs.push({ label: 'Overview' });
   else if (sections[section]) {
     crumbs.push({ label: sections[section], href: id ? `/${section}` : undefined });
     if (id) {
-      const name = section === 'arrays' ? array.data?.name : section === 'hosts' ? host.data?.hostname : undefined;
+      const names: Record<string, string | undefined> = {
+        arrays: array.data?.name,
+        hosts: host.data?.hostname,
+        migrations: migration.data ? `${migration.data.hostname} / ${migration.data.volumeName}` : undefined,
+        evacuations: evacuation.data ? evacuation.data.sources.map((source) => source.name).join(', ') : undefined,
+      };
+      const name = subpages[section]?.[id] ?? names[section];
       const tab = searchParams.get('tab');
       const tabLabel = tab ? tabLabels[tab] : undefined;
       crumbs.push({ label: name ?? (validId ? '…' : 'Not found'), href: tabLabel ? pathname : undefined });
+      if (id && validId && rest.length) crumbs.at(-1)!.href = `/${section}/${id}`;
+      for (const part of rest) crumbs.push({ label: part === 'report' ? 'Report' : part });
       if (tabLabel) crumbs.push({ label: tabLabel });
     }
   } else crumbs.push({ label: 'Not found' });
