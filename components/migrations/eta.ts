@@ -3,6 +3,7 @@
  * named condition that stands in for it (waiting for a person, estimating, nothing to wait for).
  */
 import { formatDuration } from '@/components/format';
+import { windowState, type CutoverWindow } from '@/server/engine/window';
 
 export interface EtaInput {
   state: string;
@@ -27,14 +28,16 @@ export function formatEtaPoint(seconds: number): string {
   return `~${formatDuration(Math.max(step, Math.round(seconds / step) * step) * 1000)}`;
 }
 
-export function etaOf(row: EtaInput): EtaView {
-  const policy = row.cutoverPolicy as { mode?: string; commit?: string };
+export function etaOf(row: EtaInput, now = 0): EtaView {
+  const policy = row.cutoverPolicy as { mode?: string; commit?: string; window?: CutoverWindow };
   if (row.agentUnreachableSince) return { text: 'Unknown', tone: 'warning', title: 'no figures while the agent does not answer' };
   switch (row.state) {
     case 'ready':
       return policy.mode === 'auto' || policy.mode === undefined
         ? { text: 'Switching', tone: 'normal' }
-        : { text: policy.mode === 'window' ? 'Window' : 'Waiting for you', tone: 'attention', title: policy.mode === 'window' ? 'cutover waits for the maintenance window' : 'press "Cut over now" on the migration' };
+        : policy.mode === 'window'
+          ? windowEta(policy.window, now)
+          : { text: 'Waiting for you', tone: 'attention', title: 'press "Cut over now" on the migration' };
     case 'verified':
       return policy.commit === 'manual' ? { text: 'Waiting for you', tone: 'attention', title: 'verified; commit it or roll back' } : { text: 'Committing', tone: 'normal' };
     case 'syncing':
@@ -51,4 +54,13 @@ export function etaOf(row: EtaInput): EtaView {
     default:
       return { text: '—', tone: 'muted' };
   }
+}
+
+/** "Window · opens 22:00" while a closed window holds the switch; "Switching" once it is open. */
+function windowEta(window: CutoverWindow | undefined, now: number): EtaView {
+  if (!window || now === 0) return { text: 'Window', tone: 'attention', title: 'cutover waits for the maintenance window' };
+  const state = windowState({ mode: 'window', window }, new Date(now));
+  if (state.open || !state.opensAt) return { text: 'Switching', tone: 'normal', title: 'inside the maintenance window' };
+  const opens = state.opensAt.toLocaleTimeString('en-GB', { hour: '2-digit', minute: '2-digit', hour12: false });
+  return { text: `Window · opens ${opens}`, tone: 'attention', title: `cutover waits for the window ${window.start}–${window.end} ${window.timeZone}` };
 }

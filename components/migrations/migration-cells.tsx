@@ -1,3 +1,4 @@
+'use client';
 /**
  * Cells a migration row shows wherever migrations are listed (the migrations list, the overview,
  * an evacuation's volumes): the copy rate with its 60 s sparkline, and the ETA in words.
@@ -6,6 +7,7 @@ import { formatRate } from '@/components/format';
 import { Sparkline } from '@/components/sparkline';
 import { Badge } from '@/components/ui/badge';
 import { cn } from '@/components/ui/cn';
+import { useNow } from '@/components/use-now';
 import { etaOf, type EtaInput } from './eta';
 import { SPARKLINE_WINDOW_MS, type RatePoint } from './use-migration-activity';
 
@@ -37,7 +39,7 @@ const ETA_TONE = {
 } as const;
 
 export function Eta({ migration, className }: { migration: EtaInput; className?: string }) {
-  const eta = etaOf(migration);
+  const eta = etaOf(migration, useNow());
   return (
     <span className={cn('whitespace-nowrap tabular-nums', ETA_TONE[eta.tone], className)} title={eta.title} data-testid="eta">
       {eta.text}

@@ -82,4 +82,12 @@ describe('statusSentence', () => {
       'Queued: waits for a slot: host db-03 runs 2 of 2. The copy starts when the scheduler admits it.',
     );
   });
+
+  it('a window policy says when the switch may happen while the window is closed', () => {
+    const now = Date.UTC(2026, 10, 28, 12, 0, 0);
+    const ready = { ...base, state: 'ready', cutoverPolicy: { mode: 'window', commit: 'auto', window: { start: '22:00', end: '06:00', timeZone: 'UTC' } } };
+    expect(statusSentence(ready, 64 * 1024 * 1024, now)).toMatch(/^Ready to switch, but cutovers are allowed only in the window 22:00–06:00 UTC \(opens .*\)\. Copying continues until then so the switch stays short\.$/);
+    const night = Date.UTC(2026, 10, 28, 23, 0, 0);
+    expect(statusSentence(ready, 64 * 1024 * 1024, night)).toMatch(/^Ready to switch\. What is left/);
+  });
 });

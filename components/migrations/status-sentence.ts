@@ -4,6 +4,7 @@
  * for the chart.
  */
 import { formatAbsolute, formatBytes, formatDuration, formatEta, formatLatency, formatPercent, formatRate } from '@/components/format';
+import { describeWindow, windowState, type CutoverWindow } from '@/server/engine/window';
 import { phaseOf, type PhaseStrategy } from './phase';
 
 export interface SentenceInput {
@@ -42,6 +43,7 @@ export function statusSentence(m: SentenceInput, leftBytes: number | null, now: 
   const left = leftBytes ?? m.dirtyBytes;
   const p = m.prediction;
   const manual = m.cutoverPolicy.mode === 'manual';
+  const waitingForWindow = windowWait(m.cutoverPolicy, now);
   if (m.agentUnreachableSince) {
     const since = m.agentUnreachableSince.getTime();
     return `No data from the agent on ${m.hostname} since ${formatAbsolute(since, now)} (${formatDuration(now - since)} ago). The copy normally continues on the host; figures resume when the agent reconnects.`;
@@ -76,13 +78,17 @@ export function statusSentence(m: SentenceInput, leftBytes: number | null, now: 
       return `Committing: releasing the source LUN on ${m.sourceArrayName ?? 'the source array'}.`;
   }
   if (m.strategy === 'mirror') {
-    if (left <= 0 || m.state === 'ready') return `Both copies are identical. Detaching the old LUN needs no pause.${manual && m.state === 'ready' ? ' Waiting for you: press Cut over now.' : ''}`;
+    if (left <= 0 || m.state === 'ready') {
+      const wait = m.state !== 'ready' ? '' : manual ? ' Waiting for you: press Cut over now.' : waitingForWindow ? ` ${waitingForWindow[0]!.toUpperCase()}${waitingForWindow.slice(1)}` : '';
+      return `Both copies are identical. Detaching the old LUN needs no pause.${wait}`;
+    }
     const synced = Math.max(0, m.volumeSizeBytes - left);
     return `The new LUN is attached as a second copy. Every new write goes to both; ${formatBytes(left)} of older data is still being copied across (${formatPercent(synced, m.volumeSizeBytes)} in sync).`;
   }
   const pause = p.switchPauseMs ?? p.pauseIfSwitchedNowMs;
   if (m.state === 'ready') {
     const fits = `Ready to switch. What is left (${formatBytes(left)}) fits a ~${pause === null ? '?' : formatLatency(pause)} pause.`;
+    if (waitingForWindow) return `Ready to switch, but ${waitingForWindow} Copying continues until then so the switch stays short.`;
     return manual ? `${fits} Waiting for you: press Cut over now.` : fits;
   }
   const pass = p.pass ?? m.pass;
@@ -100,4 +106,13 @@ export function statusSentence(m: SentenceInput, leftBytes: number | null, now: 
     return `${head} The switch should happen in ${formatEta(p.etaS)}, pausing writes for ~${p.switchPauseMs === null ? '?' : formatLatency(p.switchPauseMs)} (budget ${formatLatency(m.pauseBudgetMs)}).`;
   }
   return `${head} Estimating when it will switch…`;
+}
+
+/** "cutovers are allowed only in the window 22:00–06:00 UTC (opens 22:00)." while a window policy holds the switch. */
+function windowWait(policy: Record<string, unknown>, now: number): string | null {
+  const window = policy.window as CutoverWindow | undefined;
+  if (policy.mode !== 'window' || !window || now === 0) return null;
+  const state = windowState({ mode: 'window', window }, new Date(now));
+  if (state.open || !state.opensAt) return null;
+  return `cutovers are allowed only in the window ${describeWindow(window)} (opens ${formatAbsolute(state.opensAt.getTime(), now)}).`;
 }
