@@ -53,12 +53,12 @@ export function StepImpact({ model }: { model: WizardModel }) {
         {sourceNames} {plan.sources.length === 1 ? 'holds' : 'hold'} {formatCount(plan.totals.plexes, 'volume plex', 'volume plexes')} ({formatBytes(plan.totals.bytes)}) for {formatCount(plan.totals.hosts, 'host')} on{' '}
         {formatCount(luns, 'LUN')}. Applications write {formatRate(plan.totals.writeRateBytesPerS)} to them now (p95 over the last hour: {formatRate(plan.totals.writeRateP95BytesPerS)}).
       </p>
-      <div className="grid grid-cols-2 gap-2 md:grid-cols-5" data-testid="impact-cards">
+      <div className="grid grid-cols-[repeat(auto-fit,minmax(8.5rem,1fr))] gap-2" data-testid="impact-cards">
         <FigureCard label="Hosts" value={formatInteger(plan.totals.hosts)} />
         <FigureCard label="Volumes" value={formatInteger(plan.totals.volumes)} detail={`${formatInteger(plan.totals.plexes)} plexes`} />
         <FigureCard label="Bytes" value={formatBytes(plan.totals.bytes)} />
         <FigureCard label="LUNs" value={formatInteger(luns)} />
-        <FigureCard label="Writes now" value={formatRate(plan.totals.writeRateBytesPerS)} detail={`p95 ${formatRate(plan.totals.writeRateP95BytesPerS)}`} />
+        <FigureCard label="Writes now" value={formatRate(plan.totals.writeRateBytesPerS)} detail={`p95 over 1 h: ${formatRate(plan.totals.writeRateP95BytesPerS)}`} />
       </div>
 
       <section aria-labelledby="impact-warnings" className="space-y-2">

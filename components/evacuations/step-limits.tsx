@@ -169,5 +169,6 @@ export function StepLimits({ model }: { model: WizardModel }) {
 function range(lowS: number, highS: number): string {
   const low = formatDuration(lowS * 1000);
   const high = formatDuration(highS * 1000);
-  return low === high ? `~${low}` : `${low} – ${high}`;
+  if (low === high) return low.startsWith('<') ? low : `~${low}`;
+  return `${low} – ${high}`;
 }

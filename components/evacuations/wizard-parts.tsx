@@ -115,7 +115,7 @@ export function FigureCard({ label, value, detail, testId }: { label: string; va
   return (
     <div className="rounded-lg border bg-card px-3 py-2" data-testid={testId}>
       <p className="text-xs text-muted-foreground">{label}</p>
-      <p className="text-lg font-semibold tabular-nums">{value}</p>
+      <p className="text-base font-semibold whitespace-nowrap tabular-nums">{value}</p>
       {detail ? <p className="text-xs text-muted-foreground">{detail}</p> : null}
     </div>
   );

@@ -35,7 +35,13 @@ export function EvacuateWizard() {
   const router = useRouter();
   const pathname = usePathname();
   const params = useSearchParams();
-  const draft = useMemo(() => parseDraft(new URLSearchParams(params.toString())), [params]);
+  // The draft is state mirrored to the URL, so a click shows at once; back/forward reads it back.
+  const [draft, setDraft] = useState(() => parseDraft(new URLSearchParams(params.toString())));
+  useEffect(() => {
+    const onPopState = () => setDraft(parseDraft(new URLSearchParams(window.location.search)));
+    window.addEventListener('popstate', onPopState);
+    return () => window.removeEventListener('popstate', onPopState);
+  }, []);
   const arrays = useQuery(trpc.arrays.list.queryOptions());
   const settings = useQuery(trpc.settings.get.queryOptions());
   const me = useQuery(trpc.auth.me.queryOptions());
@@ -46,6 +52,7 @@ export function EvacuateWizard() {
 
   const write = useCallback(
     (next: Draft, push: boolean) => {
+      setDraft(next);
       const query = draftToQuery(next);
       const url = query ? `${pathname}?${query}` : pathname;
       if (push) window.history.pushState(null, '', url);
@@ -98,10 +105,13 @@ export function EvacuateWizard() {
     showErrors,
   };
 
-  const index = STEPS.indexOf(draft.step);
   let validUpTo = 0;
   while (validUpTo < STEPS.length - 1 && stepErrors(STEPS[validUpTo]!, model).length === 0) validUpTo += 1;
-  const errors = stepErrors(draft.step, model, typed);
+  // A step the URL names whose earlier steps do not validate shows the first one that does not.
+  const settled = arrays.isSuccess && !model.recalculating;
+  const index = settled ? Math.min(STEPS.indexOf(draft.step), validUpTo) : STEPS.indexOf(draft.step);
+  const step = STEPS[index]!;
+  const errors = stepErrors(step, model, typed);
 
   const go = useCallback(
     (step: Step) => {
@@ -131,13 +141,8 @@ export function EvacuateWizard() {
       return;
     }
     headingRef.current?.focus();
-  }, [draft.step]);
+  }, [step]);
 
-  // A step the URL names but whose earlier steps do not validate falls back to the first that does not.
-  useEffect(() => {
-    if (!arrays.isSuccess || model.recalculating) return;
-    if (index > validUpTo) write({ ...draft, step: STEPS[validUpTo]! }, false);
-  }, [arrays.isSuccess, index, validUpTo, draft, write, model.recalculating]);
 
   // Alt+→ / Alt+← move between steps with the same checks as the buttons (§6.3).
   useEffect(() => {
@@ -172,33 +177,32 @@ export function EvacuateWizard() {
 
   if (arrays.isError) return <QueryError error={arrays.error} onRetry={() => arrays.refetch()} what="the arrays" />;
 
-  const stepName = STEP_NAMES[draft.step];
+  const stepName = STEP_NAMES[step];
   const nextStep = STEPS[index + 1];
   return (
-    <div className="space-y-4 pb-20">
+    <div className="space-y-4">
       <div>
-        <p className="text-xs text-muted-foreground">Evacuations / New</p>
         <h1 className="text-xl font-semibold tracking-tight">Evacuate {draft.sources.length ? draft.sources.join(', ') : 'arrays'}</h1>
         <p className="text-sm text-muted-foreground">A dry run until you confirm: nothing in the fleet changes before “Start evacuation”.</p>
       </div>
       <div className="grid gap-6 lg:grid-cols-[13rem_minmax(0,1fr)_17.5rem]">
         <StepList current={index} validUpTo={validUpTo} onGo={go} />
-        <section data-testid="wizard-step" data-step={draft.step} aria-labelledby="wizard-step-title" className="min-w-0 space-y-4">
+        <section data-testid="wizard-step" data-step={step} aria-labelledby="wizard-step-title" className="min-w-0 space-y-4">
           <h2 id="wizard-step-title" ref={headingRef} tabIndex={-1} className="text-lg font-semibold focus:outline-none">
             {stepName}
           </h2>
           {showErrors ? <ErrorSummary errors={errors} /> : null}
           {!arrays.isSuccess ? (
             <Skeleton className="h-64" />
-          ) : draft.step === 'source' ? (
+          ) : step === 'source' ? (
             <StepSource model={model} />
-          ) : draft.step === 'impact' ? (
+          ) : step === 'impact' ? (
             <StepImpact model={model} />
-          ) : draft.step === 'targets' ? (
+          ) : step === 'targets' ? (
             <StepTargets model={model} />
-          ) : draft.step === 'limits' ? (
+          ) : step === 'limits' ? (
             <StepLimits model={model} />
-          ) : draft.step === 'review' ? (
+          ) : step === 'review' ? (
             <StepReview model={model} onGo={go} />
           ) : (
             <StepConfirm model={model} typed={typed} onTyped={setTyped} onBack={back} onReplan={() => go('review')} onStarted={() => setTouched(false)} />
@@ -206,8 +210,8 @@ export function EvacuateWizard() {
         </section>
         <PlanRail model={model} />
       </div>
-      <footer className="fixed inset-x-0 bottom-0 z-10 border-t bg-background/95 px-6 py-3 backdrop-blur">
-        <div className="mx-auto flex max-w-[1600px] items-center justify-end gap-2">
+      <footer className="sticky bottom-0 z-10 -mx-4 border-t bg-background/95 px-4 py-3 backdrop-blur sm:-mx-6 sm:px-6">
+        <div className="flex items-center justify-end gap-2">
           <Button variant="ghost" onClick={cancel} className="mr-auto">
             Cancel
           </Button>
@@ -325,5 +329,6 @@ function PlanRail({ model }: { model: WizardModel }) {
 export function durationRange(seconds: { p10: number; p90: number }): string {
   const low = formatDuration(seconds.p10 * 1000);
   const high = formatDuration(seconds.p90 * 1000);
-  return low === high ? `~${low}` : `${low} – ${high}`;
+  if (low === high) return low.startsWith('<') ? low : `~${low}`;
+  return `${low} – ${high}`;
 }
