@@ -90,7 +90,10 @@ test('an operator evacuates ARR-03 with the wizard, watches the burndown, and en
   await shot(page, 'evacuate-step-3-targets');
   await next(page, 'Limits, strategy and window');
 
-  // 4. Limits: automatic cutover and commit (the defaults).
+  // 4. Limits: automatic cutover and commit (the defaults); ARR-03 read at 4 MiB/s, so the
+  // evacuation lasts long enough to watch and the budget set here is the one that applies.
+  await page.getByLabel('ARR-03 (read) (MiB/s)').fill('4');
+  await expect(page.getByTestId('limits-prediction')).toContainText(/Predicted: \S/, { timeout: 30_000 });
   await expect(page.getByRole('radio', { name: 'Automatic when ready' })).toBeChecked();
   await expect(page.getByRole('radio', { name: 'Automatically after verification' })).toBeChecked();
   await shot(page, 'evacuate-step-4-limits');

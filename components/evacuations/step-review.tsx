@@ -16,7 +16,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 import { useNow } from '@/components/use-now';
 import { confirmPhrase, type Step } from './draft';
 import { downloadText, planCsv } from './csv';
-import { ackKey, type WizardModel } from './wizard-model';
+import { ackKey, durationRange, type WizardModel } from './wizard-model';
 
 const PAGE = 100;
 
@@ -53,7 +53,7 @@ export function StepReview({ model, onGo }: { model: WizardModel; onGo: (step: S
           · {formatBytes(plan.totals.movableBytes)} of {formatBytes(plan.totals.bytes)} · {formatCount(plan.totals.hosts, 'host')} → {targets.map((t) => t.name).join(', ') || '—'}
         </p>
         <p>
-          Predicted {formatDuration(plan.prediction.seconds.p10 * 1000)} – {formatDuration(plan.prediction.seconds.p90 * 1000)} · finishes {formatTimeOfDay(finishAt.p10)}–{formatTimeOfDay(finishAt.p90)} if started now
+          Predicted {durationRange(plan.prediction.seconds)} · finishes {formatTimeOfDay(finishAt.p10)}–{formatTimeOfDay(finishAt.p90)} if started now
           {draft.window ? `, starts and cutovers only inside ${windowText}` : ''}
         </p>
       </div>

@@ -80,13 +80,13 @@ export function StepTargets({ model }: { model: WizardModel }) {
             return (
               <label key={array.id} data-testid={`target-${array.name}`} data-eligible={eligible} className={cn('flex flex-wrap items-center gap-x-4 gap-y-1 px-3 py-2.5 text-sm', eligible ? 'cursor-pointer hover:bg-accent/40' : 'cursor-not-allowed text-muted-foreground')}>
                 <input type="checkbox" checked={checked} disabled={!eligible} onChange={(event) => setTarget(array.name, event.target.checked)} aria-label={`Use ${array.name} as a target`} aria-describedby={reason ? reasonId : undefined} />
-                <span className="w-20 font-medium text-foreground">{array.name}</span>
-                <span className="w-14 text-xs">{formatTier(array.tier)}</span>
+                <span className="font-medium text-foreground">{array.name}</span>
+                <span className="text-xs">{formatTier(array.tier)}</span>
                 {array.state !== 'online' ? <StateBadge type="array" state={array.state} /> : null}
                 {t && eligible ? (
                   <>
-                    <span className="w-28 text-xs tabular-nums">free {formatBytes(Math.max(0, t.capacityBytes - t.usedBytesBefore))}</span>
-                    <span className="w-44 text-xs tabular-nums">
+                    <span className="text-xs tabular-nums">free {formatBytes(Math.max(0, t.capacityBytes - t.usedBytesBefore))}</span>
+                    <span className="text-xs tabular-nums">
                       reachable from {t.reachableHosts}/{t.affectedHosts} hosts
                     </span>
                     <span className="flex items-center gap-2 text-xs tabular-nums">

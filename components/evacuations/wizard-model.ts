@@ -4,6 +4,7 @@
  * viewer's role. Plus each step's check, so the step list, Next and the error summary agree.
  */
 import type { ArrayListItem, Role } from '@/components/api-types';
+import { formatDuration } from '@/components/format';
 import type { PlanLimits, PlanResult } from '@/server/evacuation/plan-types';
 import { checkLimits, confirmPhrase, type Draft, type FieldError, type Step } from './draft';
 
@@ -87,4 +88,12 @@ export function stepErrors(step: Step, model: WizardModel, typed = ''): FieldErr
       return errors;
     }
   }
+}
+
+/** "6 h 10 min – 7 h 40 min" (P10–P90), or one figure when they agree. */
+export function durationRange(seconds: { p10: number; p90: number }): string {
+  const low = formatDuration(seconds.p10 * 1000);
+  const high = formatDuration(seconds.p90 * 1000);
+  if (low === high) return low.startsWith('<') ? low : `~${low}`;
+  return `${low} – ${high}`;
 }

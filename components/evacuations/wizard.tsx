@@ -11,7 +11,7 @@ import { Check } from 'lucide-react';
 import { usePathname, useRouter, useSearchParams } from 'next/navigation';
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { QueryError } from '@/components/data/query-states';
-import { formatBytes, formatCount, formatDuration } from '@/components/format';
+import { formatBytes, formatCount } from '@/components/format';
 import { Button } from '@/components/ui/button';
 import { cn } from '@/components/ui/cn';
 import { Skeleton } from '@/components/ui/skeleton';
@@ -26,7 +26,7 @@ import { StepReview } from './step-review';
 import { StepSource } from './step-source';
 import { StepTargets } from './step-targets';
 import { ErrorSummary } from './wizard-parts';
-import { selectedTargetNames, stepErrors, type WizardModel } from './wizard-model';
+import { durationRange, selectedTargetNames, stepErrors, type WizardModel } from './wizard-model';
 
 const DEBOUNCE_MS = 500;
 
@@ -185,7 +185,7 @@ export function EvacuateWizard() {
         <h1 className="text-xl font-semibold tracking-tight">Evacuate {draft.sources.length ? draft.sources.join(', ') : 'arrays'}</h1>
         <p className="text-sm text-muted-foreground">A dry run until you confirm: nothing in the fleet changes before “Start evacuation”.</p>
       </div>
-      <div className="grid gap-6 lg:grid-cols-[13rem_minmax(0,1fr)_17.5rem]">
+      <div className="grid gap-5 lg:grid-cols-[11rem_minmax(0,1fr)_15rem] 2xl:grid-cols-[13rem_minmax(0,1fr)_17.5rem]">
         <StepList current={index} validUpTo={validUpTo} onGo={go} />
         <section data-testid="wizard-step" data-step={step} aria-labelledby="wizard-step-title" className="min-w-0 space-y-4">
           <h2 id="wizard-step-title" ref={headingRef} tabIndex={-1} className="text-lg font-semibold focus:outline-none">
@@ -215,7 +215,7 @@ export function EvacuateWizard() {
           <Button variant="ghost" onClick={cancel} className="mr-auto">
             Cancel
           </Button>
-          {index > 0 ? (
+          {index > 0 && nextStep ? (
             <Button variant="outline" onClick={back}>
               Back
             </Button>
@@ -323,12 +323,4 @@ function PlanRail({ model }: { model: WizardModel }) {
       {model.planError ? <p className="text-xs text-red-700 dark:text-red-400">The dry run failed: {model.planError}</p> : null}
     </aside>
   );
-}
-
-/** "6 h 10 min – 7 h 40 min" (P10–P90), or one figure when they agree. */
-export function durationRange(seconds: { p10: number; p90: number }): string {
-  const low = formatDuration(seconds.p10 * 1000);
-  const high = formatDuration(seconds.p90 * 1000);
-  if (low === high) return low.startsWith('<') ? low : `~${low}`;
-  return `${low} – ${high}`;
 }
