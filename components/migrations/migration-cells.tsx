@@ -26,7 +26,11 @@ export function CopyRate({
     <div className="flex items-center gap-2 text-blue-700 dark:text-sky-400">
       {sparkline?.length ? <Sparkline points={sparkline.map((p) => ({ t: p.t, value: p.bytesPerS }))} windowMs={SPARKLINE_WINDOW_MS} width={80} /> : null}
       <span className="text-foreground tabular-nums">{migration.copyRateBytesPerS === null ? '—' : formatRate(migration.copyRateBytesPerS)}</span>
-      {showThrottle && migration.throttleBytesPerS ? <Badge tone="outline">throttled {formatRate(migration.throttleBytesPerS)}</Badge> : null}
+      {showThrottle && migration.throttleBytesPerS ? (
+        <span className="text-xs text-muted-foreground" title={`throttled to ${formatRate(migration.throttleBytesPerS)}`}>
+          ≤ {formatRate(migration.throttleBytesPerS)}
+        </span>
+      ) : null}
     </div>
   );
 }

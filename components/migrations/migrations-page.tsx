@@ -152,7 +152,7 @@ export function MigrationsPage() {
           </FilterBar>
           <Card>
             {migrations.isPending ? (
-              <TableSkeleton columns={9} label="Loading migrations" />
+              <TableSkeleton columns={8} label="Loading migrations" />
             ) : migrations.isError ? (
               <QueryError error={migrations.error} onRetry={() => migrations.refetch()} what="migrations" className="m-4" />
             ) : (
@@ -176,7 +176,6 @@ export function MigrationsPage() {
                       ETA
                     </SortHead>
                     <TableHead>Source → target</TableHead>
-                    <TableHead>Strategy</TableHead>
                     <SortHead sortKey="started" sort={sort} onSort={onSort} className="pr-4">
                       Started
                     </SortHead>
@@ -210,7 +209,7 @@ function MigrationListRow({ migration, sparkline }: { migration: MigrationRow; s
   return (
     <TableRow data-testid="migration-row" data-state={migration.state} data-volume={migration.nbdExport}>
       <TableCell className="pl-4">
-        <Link href={`/migrations/${migration.id}`} className="hover:underline" title={`${migration.hostname} / ${migration.diskGroupName} / ${migration.volumeName}`}>
+        <Link href={`/migrations/${migration.id}`} className="whitespace-nowrap hover:underline" title={`${migration.hostname} / ${migration.diskGroupName} / ${migration.volumeName}`}>
           <span className="text-muted-foreground">{migration.hostname} / </span>
           <span className="font-medium">{migration.volumeName}</span>
         </Link>
@@ -239,8 +238,8 @@ function MigrationListRow({ migration, sparkline }: { migration: MigrationRow; s
       </TableCell>
       <TableCell className="whitespace-nowrap">
         {migration.sourceArrayName ?? '—'} → {migration.targetArrayName}
+        <span className="block text-xs text-muted-foreground">{migration.strategy === 'precopy' ? 'Pre-copy' : 'Mirror'}</span>
       </TableCell>
-      <TableCell>{migration.strategy === 'precopy' ? 'Pre-copy' : 'Mirror'}</TableCell>
       <TableCell className="pr-4 whitespace-nowrap">
         <RelativeTime value={migration.createdAt} />
       </TableCell>

@@ -89,8 +89,6 @@ function OverviewContent({ overview }: { overview: Overview }) {
         <CopyRateCard activity={activity} />
       </div>
 
-      <ActiveMigrationsCard activity={activity} />
-
       {attention.length ? (
         <Card aria-labelledby="attention-title">
           <CardHeader>
@@ -117,6 +115,8 @@ function OverviewContent({ overview }: { overview: Overview }) {
           </CardContent>
         </Card>
       ) : null}
+
+      <ActiveMigrationsCard activity={activity} />
 
       <div className="grid gap-6 2xl:grid-cols-[minmax(0,2fr)_minmax(0,1fr)] 2xl:items-start">
         <div className="space-y-6">
