@@ -5,14 +5,9 @@
  * the array's Evacuated badge, the decommission checks, and then every demo workload stopped and
  * its acknowledged writes verified by its agent.
  */
-import { createHmac } from 'node:crypto';
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
 import { expect, test, type Locator, type Page } from '@playwright/test';
-import { E2E_DATA_DIR } from '../playwright.config';
-import { signIn } from './fleet';
+import { signIn, stopAndVerifyWorkloads } from './fleet';
 
 async function burndown(chart: Locator) {
   return { points: Number(await chart.getAttribute('data-points')), lastLeft: Number(await chart.getAttribute('data-last-left') || NaN) };
@@ -29,25 +24,6 @@ async function shot(page: Page, name: string) {
 async function next(page: Page, step: string) {
   await page.getByRole('button', { name: /^Next/ }).click();
   await expect(page.getByRole('heading', { level: 2, name: step, exact: true })).toBeVisible();
-}
-
-/**
- * The console's key for each host, derived as the console derives it, from a copy of the
- * console's database (PGlite allows one process per folder, so the live one is not opened).
- */
-async function agentsFromConsoleDatabase(): Promise<{ hostname: string; agentUrl: string; key: string }[]> {
-  const copy = mkdtempSync(path.join(tmpdir(), 'tern-e2e-db-'));
-  try {
-    cpSync(path.join(E2E_DATA_DIR, 'db'), copy, { recursive: true });
-    const db = new PGlite(copy);
-    const secret = (await db.query<{ value: string }>("select value #>> '{}' as value from settings where key = 'console-secret'")).rows[0]?.value;
-    const hosts = (await db.query<{ id: string; hostname: string; agent_url: string }>('select id, hostname, agent_url from hosts')).rows;
-    await db.close();
-    if (!secret) throw new Error('no console secret in the console database');
-    return hosts.map((h) => ({ hostname: h.hostname, agentUrl: h.agent_url, key: createHmac('sha256', secret).update(`agent-key:${h.id}`).digest('base64url') }));
-  } finally {
-    rmSync(copy, { recursive: true, force: true });
-  }
 }
 
 test('an operator evacuates ARR-03 with the wizard, watches the burndown, and ends with an evacuated array whose data verifies', async ({ page }) => {
@@ -132,24 +108,10 @@ test('an operator evacuates ARR-03 with the wizard, watches the burndown, and en
   await expect(arr03.getByTestId('state-badge')).toHaveAttribute('data-state', 'evacuated', { timeout: 30_000 });
 
   // Every demo volume's workload is stopped and its agent verifies each acknowledged write.
-  const agents = await agentsFromConsoleDatabase();
-  const volumes = [
-    { hostname: 'db-01', volume: 'oradg/vol-data01' },
-    { hostname: 'app-01', volume: 'appdg/vol-logs01' },
-    { hostname: 'db-01', volume: 'oradg/vol-redo01' },
-    { hostname: 'app-01', volume: 'appdg/vol-app01' },
-  ];
-  for (const { hostname, volume } of volumes) {
-    const agent = agents.find((a) => a.hostname === hostname);
-    expect(agent, `agent of ${hostname}`).toBeDefined();
-    const call = async (method: string, suffix = '') => {
-      const response = await fetch(new URL(`/v1/workloads/${volume}${suffix}`, agent!.agentUrl), { method, headers: { authorization: `Bearer ${agent!.key}` } });
-      expect(response.status, `${method} ${volume}${suffix} on ${hostname}`).toBe(200);
-      return (await response.json()) as { verify?: { checked: number; lost: number } };
-    };
-    await call('DELETE');
-    const verified = await call('POST', '/verify');
-    expect(verified.verify?.checked, `writes checked on ${hostname}/${volume}`).toBeGreaterThan(0);
-    expect(verified.verify?.lost, `writes lost on ${hostname}/${volume}`).toBe(0);
+  const results = [...(await stopAndVerifyWorkloads(page, 'db-01')), ...(await stopAndVerifyWorkloads(page, 'app-01'))];
+  expect(results.map((r) => `${r.hostname}:${r.volume}`).sort()).toEqual(['app-01:appdg/vol-app01', 'app-01:appdg/vol-logs01', 'db-01:oradg/vol-data01', 'db-01:oradg/vol-redo01']);
+  for (const result of results) {
+    expect(result.checked, `writes checked on ${result.hostname}:${result.volume}`).toBeGreaterThan(0);
+    expect(result.lost, `writes lost on ${result.hostname}:${result.volume}`).toBe(0);
   }
 });

@@ -26,3 +26,34 @@ export function startAgent(hostname: string): ChildProcess {
     { stdio: 'ignore' },
   );
 }
+
+/** Calls a tRPC procedure as the signed-in page does (same cookie, same origin, JSON). */
+export async function trpc<T>(page: Page, path: string, input?: unknown, kind: 'query' | 'mutation' = 'query'): Promise<T> {
+  const response = await page.evaluate(
+    async ([path, input, kind]) => {
+      const body = JSON.stringify({ json: input });
+      const r =
+        kind === 'query'
+          ? await fetch(`/api/trpc/${path}${input === undefined ? '' : `?input=${encodeURIComponent(body)}`}`)
+          : await fetch(`/api/trpc/${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+      return (await r.json()) as { result?: { data: { json: unknown } }; error?: { json: { message: string } } };
+    },
+    [path, input, kind] as const,
+  );
+  if (response.error) throw new Error(`${path}: ${response.error.json.message}`);
+  return response.result!.data.json as T;
+}
+
+/** Stops every demo workload on the host and has its agent verify each acknowledged write, through the console. */
+export async function stopAndVerifyWorkloads(page: Page, hostname: string) {
+  const hosts = await trpc<{ id: string; hostname: string }[]>(page, 'hosts.list');
+  const host = hosts.find((h) => h.hostname === hostname);
+  if (!host) throw new Error(`no host ${hostname}`);
+  const workloads = await trpc<{ volume: string }[]>(page, 'hosts.workloads', { hostId: host.id });
+  const results = [];
+  for (const { volume } of workloads) {
+    const status = await trpc<{ volume: string; verify: { checked: number; lost: number } | null }>(page, 'hosts.stopAndVerifyWorkload', { hostId: host.id, volume }, 'mutation');
+    results.push({ hostname, volume, checked: status.verify?.checked ?? 0, lost: status.verify?.lost ?? -1 });
+  }
+  return results;
+}

@@ -3,7 +3,7 @@
  * node:http, two directory arrays in a temp folder, and one real agent process whose volumes
  * run a verifiable workload while they move.
  */
-import { and, asc, count, eq } from 'drizzle-orm';
+import { and, asc, count, desc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { events, luns, migrationSamples, migrations, plexes } from '@/db/schema';
 import { actor, MiB, startEngineFixture, type EngineFixture } from '@/test/engine-fixture';
@@ -105,8 +105,13 @@ describe('migration engine', () => {
     expect(samples.length).toBeGreaterThan(0);
     expect(await viewer.migrations.samples({ id: created.id, sinceId: samples.at(-1)!.id })).toEqual([]);
 
-    const verified = await fx.stopAndVerify(`vol-${strategy}`);
+    // The workload is stopped and verified the way an operator does it, through the console.
+    const workload = { hostId: fx.hostId, volume: `dg/vol-${strategy}` };
+    await expect(viewer.hosts.stopAndVerifyWorkload(workload)).rejects.toMatchObject({ code: 'FORBIDDEN' });
+    const verified = await fx.caller('operator').hosts.stopAndVerifyWorkload(workload);
     expect(verified.verify?.checked).toBeGreaterThan(0);
     expect(verified.verify?.lost).toBe(0);
+    const [audit] = await fx.db.select().from(events).where(and(eq(events.kind, 'workload.verified'), eq(events.objectId, fx.hostId))).orderBy(desc(events.id)).limit(1);
+    expect(audit).toMatchObject({ severity: 'info', actorName: 'tester', message: expect.stringContaining(`dg/vol-${strategy}: workload stopped after`) });
   });
 });

@@ -81,7 +81,12 @@ export const agentClient = {
   migrationAction: (db: Db, host: AgentTarget, id: string, action: MigrationAction) =>
     callAgent(db, host, 'POST', `/v1/migrations/${encodeURIComponent(id)}/${action}`, {}, migrationStatus),
   startWorkload: (db: Db, host: AgentTarget, volume: string, request: StartWorkloadRequest) =>
-    callAgent(db, host, 'PUT', `/v1/workloads/${volume.split('/').map(encodeURIComponent).join('/')}`, request, workloadStatus),
+    callAgent(db, host, 'PUT', workloadPath(volume), request, workloadStatus),
+  workloads: (db: Db, host: AgentTarget) => callAgent(db, host, 'GET', '/v1/workloads', undefined, z.array(workloadStatus)),
+  stopWorkload: (db: Db, host: AgentTarget, volume: string) => callAgent(db, host, 'DELETE', workloadPath(volume), undefined, workloadStatus),
+  verifyWorkload: (db: Db, host: AgentTarget, volume: string) => callAgent(db, host, 'POST', `${workloadPath(volume)}/verify`, {}, workloadStatus),
   setMigrationThrottle: (db: Db, host: AgentTarget, id: string, bytesPerS: number | null) =>
     callAgent(db, host, 'PUT', `/v1/migrations/${encodeURIComponent(id)}/throttle`, { bytesPerS }, migrationStatus),
 };
+
+const workloadPath = (volume: string) => `/v1/workloads/${volume.split('/').map(encodeURIComponent).join('/')}`;

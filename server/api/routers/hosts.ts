@@ -5,6 +5,7 @@ import { bus, type HostChange } from '@/server/events/bus';
 import { createEnrolmentToken } from '@/server/fleet/enrolment';
 import { getHost, listHosts } from '@/server/fleet/queries';
 import { createVolume } from '@/server/fleet/volumes';
+import { listWorkloads, stopAndVerifyWorkload } from '@/server/fleet/workloads';
 import { adminProcedure, operatorProcedure, protectedProcedure } from '../trpc';
 import { userActor } from './actor';
 
@@ -48,4 +49,10 @@ export const hostsRouter = {
       await createVolume(ctx.db, userActor(ctx.user), input);
       return getHost(ctx.db, input.hostId);
     }),
+  /** The verifiable write workloads the host's agent runs (the demo starts one per volume). */
+  workloads: protectedProcedure.input(z.object({ hostId: z.uuid() })).query(({ ctx, input }) => listWorkloads(ctx.db, input.hostId)),
+  /** Stops a workload and has the agent check every write it acknowledged; audited with the result. */
+  stopAndVerifyWorkload: operatorProcedure
+    .input(z.object({ hostId: z.uuid(), volume: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\/[A-Za-z0-9][A-Za-z0-9._-]*$/, 'volume must be named as disk-group/volume') }))
+    .mutation(({ ctx, input }) => stopAndVerifyWorkload(ctx.db, userActor(ctx.user), input.hostId, input.volume)),
 } satisfies TRPCRouterRecord;
