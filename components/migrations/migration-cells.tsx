@@ -27,7 +27,7 @@ export function CopyRate({
       {sparkline?.length ? <Sparkline points={sparkline.map((p) => ({ t: p.t, value: p.bytesPerS }))} windowMs={SPARKLINE_WINDOW_MS} width={80} /> : null}
       <span className="text-foreground tabular-nums">{migration.copyRateBytesPerS === null ? '—' : formatRate(migration.copyRateBytesPerS)}</span>
       {showThrottle && migration.throttleBytesPerS ? (
-        <span className="text-xs text-muted-foreground" title={`throttled to ${formatRate(migration.throttleBytesPerS)}`}>
+        <span className="hidden text-xs text-muted-foreground 2xl:inline" title={`throttled to ${formatRate(migration.throttleBytesPerS)}`}>
           ≤ {formatRate(migration.throttleBytesPerS)}
         </span>
       ) : null}
