@@ -95,6 +95,31 @@ export const agentTokens = pgTable('agent_tokens', {
   revokedAt: at('revoked_at'),
 });
 
+/**
+ * API tokens for automation (`Authorization: Bearer tern_…`): only the SHA-256 of the secret is
+ * stored; the token acts as its user with `role`, never above the user's own role.
+ */
+export const apiTokens = pgTable(
+  'api_tokens',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    tokenHash: text('token_hash').notNull().unique(),
+    /** The first characters of the token, so a listing can say which one is which. */
+    prefix: text('prefix').notNull(),
+    name: text('name').notNull(),
+    userId: uuid('user_id')
+      .notNull()
+      .references(() => users.id, { onDelete: 'cascade' }),
+    role: userRole('role').notNull(),
+    createdBy: text('created_by').notNull(),
+    createdAt: createdAt(),
+    expiresAt: at('expires_at').notNull(),
+    lastUsedAt: at('last_used_at'),
+    revokedAt: at('revoked_at'),
+  },
+  (t) => [index('api_tokens_user_idx').on(t.userId)],
+);
+
 export const arrays = pgTable('arrays', {
   id: uuid('id').primaryKey().defaultRandom(),
   name: text('name').notNull().unique(),
