@@ -12,7 +12,7 @@ import { stateLabel } from '@/components/state-badge';
 import { Button } from '@/components/ui/button';
 import { cn } from '@/components/ui/cn';
 import { useTRPC } from '@/components/trpc';
-import { ConfirmDialog } from './confirm-dialog';
+import { ConfirmDialog } from '@/components/ui/confirm-dialog';
 import { confirmPhrase } from './draft';
 import type { EvacuationDetail } from './types';
 

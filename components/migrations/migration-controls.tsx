@@ -7,11 +7,12 @@
  * reports the transition: nothing here flips it optimistically.
  */
 import { useMutation, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
+import { useId, useState } from 'react';
 import { formatBytes, formatLatency, formatRate } from '@/components/format';
 import { stateLabel } from '@/components/state-badge';
 import { Button } from '@/components/ui/button';
 import { cn } from '@/components/ui/cn';
+import { ConfirmDialog } from '@/components/ui/confirm-dialog';
 import { Input, Label } from '@/components/ui/input';
 import { useTRPC } from '@/components/trpc';
 import type { MigrationDetail } from './types';
@@ -209,6 +210,7 @@ export function MigrationControls({ migration, canOperate, leftBytes }: { migrat
         confirm="Commit migration"
         keep="Keep the source"
         typed={migration.volumeName}
+        typedLabel="Type the volume name to confirm"
         onClose={() => setDialog(null)}
         onConfirm={() => run('commit', 'Commit requested: the source LUN is being released.')}
       >
@@ -256,95 +258,5 @@ function ThrottlePopover({ current, pending, onApply, onClose }: { current: numb
         </Button>
       </div>
     </div>
-  );
-}
-
-/**
- * A confirmation as a native modal `<dialog>` (focus trapped, Esc closes). Initial focus is on
- * the button that keeps things as they are; the destructive one names the action. With `typed`,
- * it is enabled only once that exact text is typed.
- */
-function ConfirmDialog({
-  open,
-  title,
-  confirm,
-  keep,
-  typed,
-  onConfirm,
-  onClose,
-  children,
-}: {
-  open: boolean;
-  title: string;
-  confirm: string;
-  keep: string;
-  typed?: string;
-  onConfirm: () => Promise<void>;
-  onClose: () => void;
-  children: ReactNode;
-}) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const [text, setText] = useState('');
-  const [working, setWorking] = useState(false);
-  const titleId = useId();
-  const inputId = useId();
-  useEffect(() => {
-    const element = ref.current;
-    if (!element) return;
-    if (open && !element.open) element.showModal();
-    if (!open && element.open) element.close();
-  }, [open]);
-  const ready = typed === undefined || text === typed;
-  return (
-    <dialog
-      ref={ref}
-      aria-labelledby={titleId}
-      onClose={() => {
-        setText('');
-        onClose();
-      }}
-      className="m-auto w-[28rem] max-w-[calc(100vw-2rem)] rounded-lg border bg-card p-0 text-card-foreground shadow-xl backdrop:bg-black/40"
-    >
-      {open ? (
-        <form
-          method="dialog"
-          className="space-y-4 p-5 text-sm"
-          onSubmit={async (event) => {
-            event.preventDefault();
-            if (!ready) return;
-            setWorking(true);
-            try {
-              await onConfirm();
-            } finally {
-              setWorking(false);
-              setText('');
-              onClose();
-            }
-          }}
-        >
-          <h2 id={titleId} className="text-base font-semibold">
-            {title}
-          </h2>
-          <div className="space-y-2">{children}</div>
-          {typed !== undefined ? (
-            <div className="space-y-1">
-              <Label htmlFor={inputId}>Type the volume name to confirm</Label>
-              <p className="text-xs text-muted-foreground">
-                Type <span className="font-mono font-medium">{typed}</span>
-              </p>
-              <Input id={inputId} value={text} onChange={(event) => setText(event.target.value)} autoComplete="off" spellCheck={false} />
-            </div>
-          ) : null}
-          <div className="flex justify-end gap-2">
-            <Button variant="outline" size="sm" autoFocus onClick={() => ref.current?.close()}>
-              {keep}
-            </Button>
-            <Button type="submit" variant="destructive" size="sm" disabled={!ready || working}>
-              {confirm}
-            </Button>
-          </div>
-        </form>
-      ) : null}
-    </dialog>
   );
 }

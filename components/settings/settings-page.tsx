@@ -6,7 +6,7 @@
  * evacuations that pick the change up, and leaving with unsaved changes asks first.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
-import { useEffect, useId, useRef, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import type { RouterOutputs } from '@/components/api-types';
 import { QueryError } from '@/components/data/query-states';
 import { formatRate, formatTier } from '@/components/format';
@@ -14,6 +14,7 @@ import { PageHeader } from '@/components/page-header';
 import { roleLabel } from '@/components/shell/role-badge';
 import { Alert } from '@/components/ui/alert';
 import { Button } from '@/components/ui/button';
+import { ConfirmDialog } from '@/components/ui/confirm-dialog';
 import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/components/ui/card';
 import { Input, Label } from '@/components/ui/input';
 import { Skeleton } from '@/components/ui/skeleton';
@@ -203,7 +204,9 @@ function LimitsTab() {
         </div>
       ) : null}
 
-      <SaveDialog open={confirming} pending={save.isPending} evacuations={settings.data.evacuations} onClose={() => setConfirming(false)} onConfirm={confirmSave} />
+      <ConfirmDialog open={confirming} tone="default" title="Save the new limits?" confirm="Save limits" keep="Keep editing" onClose={() => setConfirming(false)} onConfirm={confirmSave}>
+        <PickupText evacuations={settings.data.evacuations} />
+      </ConfirmDialog>
     </div>
   );
 }
@@ -244,35 +247,6 @@ function PickupText({ evacuations, done = false }: { evacuations: Pickup[]; done
         ))}
       </ul>
     </div>
-  );
-}
-
-function SaveDialog({ open, pending, evacuations, onClose, onConfirm }: { open: boolean; pending: boolean; evacuations: Pickup[]; onClose: () => void; onConfirm: () => void }) {
-  const ref = useRef<HTMLDialogElement>(null);
-  const titleId = useId();
-  useEffect(() => {
-    const element = ref.current;
-    if (!element) return;
-    if (open && !element.open) element.showModal();
-    if (!open && element.open) element.close();
-  }, [open]);
-  return (
-    <dialog ref={ref} aria-labelledby={titleId} onClose={onClose} className="m-auto w-[30rem] max-w-[calc(100vw-2rem)] rounded-lg border bg-card p-0 text-card-foreground shadow-xl backdrop:bg-black/40">
-      <div className="space-y-3 p-5 text-sm">
-        <h2 id={titleId} className="text-base font-semibold">
-          Save the new limits?
-        </h2>
-        <PickupText evacuations={evacuations} />
-      </div>
-      <div className="flex justify-end gap-2 border-t px-5 py-3">
-        <Button variant="outline" onClick={onClose} disabled={pending}>
-          Keep editing
-        </Button>
-        <Button onClick={onConfirm} disabled={pending}>
-          {pending ? 'Saving…' : 'Save limits'}
-        </Button>
-      </div>
-    </dialog>
   );
 }
 

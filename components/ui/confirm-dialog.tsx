@@ -1,6 +1,7 @@
 'use client';
 /**
- * A confirmation as a native modal `<dialog>` (focus trapped, Esc closes; UI.md §6.5). Initial
+ * A confirmation as a native modal `<dialog>` (focus trapped, Esc closes; UI.md §3.9.7, §6.5), for
+ * every page that asks before acting. Initial
  * focus is on the button that keeps things as they are; with `typed`, the action is enabled only
  * once that exact text is typed under a label that says what to type.
  */
@@ -16,6 +17,7 @@ export function ConfirmDialog({
   keep,
   typed,
   typedLabel = 'Type the array name to confirm',
+  tone = 'destructive',
   onConfirm,
   onClose,
   children,
@@ -26,6 +28,8 @@ export function ConfirmDialog({
   keep: string;
   typed?: string;
   typedLabel?: string;
+  /** `default` for a confirmation that destroys nothing (saving settings). */
+  tone?: 'destructive' | 'default';
   /** Resolves when done; the text of a refusal is shown in the dialog's caller. */
   onConfirm: (typedText: string) => Promise<void>;
   onClose: () => void;
@@ -87,7 +91,7 @@ export function ConfirmDialog({
             <Button variant="outline" size="sm" autoFocus onClick={() => ref.current?.close()}>
               {keep}
             </Button>
-            <Button type="submit" variant="destructive" size="sm" disabled={!ready || working}>
+            <Button type="submit" variant={tone} size="sm" disabled={!ready || working}>
               {working ? <Spinner /> : null}
               {confirm}
             </Button>
