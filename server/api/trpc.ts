@@ -7,6 +7,7 @@ import { ArrayError } from '@/server/arrays/driver';
 import { AgentCallError } from '@/server/fleet/agent-client';
 import { FleetError } from '@/server/fleet/errors';
 import { readSessionToken } from '@/server/auth/cookies';
+import { clientAddress } from '@/server/auth/rate-limit';
 import { ROLE_RANK, sessionUser, type Role, type SessionUser } from '@/server/auth/sessions';
 
 /** Every procedure declares who may call it; `test/authorization.test.ts` checks the whole router. */
@@ -23,13 +24,15 @@ export interface Context {
   secure: boolean;
   /** Response headers, for Set-Cookie; absent for server-side callers. */
   resHeaders?: Headers;
+  /** The caller's address as the nearest proxy saw it, for sign-in rate limits and the audit log. */
+  clientAddress: string;
 }
 
 /** Builds the context from request headers, so the route handler, server code and tests share it. */
 export async function createContext(opts: { db: Db; headers: Headers; secure: boolean; resHeaders?: Headers }): Promise<Context> {
   const sessionToken = readSessionToken(opts.headers.get('cookie'));
   const user = await sessionUser(opts.db, sessionToken);
-  return { db: opts.db, user, sessionToken, secure: opts.secure, resHeaders: opts.resHeaders };
+  return { db: opts.db, user, sessionToken, secure: opts.secure, resHeaders: opts.resHeaders, clientAddress: clientAddress(opts.headers) };
 }
 
 const t = initTRPC

@@ -3,6 +3,7 @@ import { and, eq, gt, isNotNull, lt } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { sessions, users } from '@/db/schema';
 import { appendEvent, publishEvents, recordEvent } from '@/server/events/log';
+import { signInLimiter, type Refusal } from './rate-limit';
 import { hashPassword, randomSecret, sha256, verifyPassword } from './secrets';
 
 export type Role = (typeof users.$inferSelect)['role'];
@@ -24,21 +25,51 @@ export class SignInError extends Error {
   }
 }
 
-/** Checks the password and opens a new session; the returned token goes into the cookie only. */
-export async function signIn(db: Db, username: string, password: string, ttlMs: number) {
+/** Too many failed sign-ins (rate-limit.ts); the password was not even checked. */
+export class SignInRateLimitedError extends Error {
+  constructor(readonly refusal: Refusal) {
+    const what = refusal.scope === 'perAddress' ? 'from your address' : 'for this username from your address';
+    super(`Too many failed sign-ins ${what}; try again in ${refusal.retryAfterS} s (after ${refusal.retryAt.toISOString()})`);
+    this.name = 'SignInRateLimitedError';
+  }
+}
+
+/**
+ * Checks the password and opens a new session; the returned token goes into the cookie only.
+ * Failed attempts are rate-limited per (username, client address) and per address; a refusal is
+ * audited as `auth.rate-limited`. No password ever reaches the log.
+ */
+export async function signIn(db: Db, username: string, password: string, ttlMs: number, clientAddress = 'unknown') {
+  const limiter = signInLimiter(db);
+  const name = username.slice(0, 64);
+  const limited = limiter.check(username, clientAddress);
+  if (limited) {
+    await recordEvent(db, {
+      kind: 'auth.rate-limited',
+      severity: 'warning',
+      actor: { kind: 'system', name: 'console' },
+      object: { kind: 'user', name },
+      message: `sign-in for "${name}" from ${clientAddress} refused: too many failed attempts ${limited.scope === 'perAddress' ? 'from that address' : 'for that username from that address'}; retry after ${limited.retryAt.toISOString()}`,
+      after: { clientAddress, scope: limited.scope, retryAfterS: limited.retryAfterS },
+    });
+    throw new SignInRateLimitedError(limited);
+  }
   const [user] = await db.select().from(users).where(eq(users.username, username));
   dummyHash ??= hashPassword(randomSecret());
   const ok = await verifyPassword(password, user?.passwordHash ?? (await dummyHash));
   if (!user || !ok || user.disabled) {
+    limiter.fail(username, clientAddress);
     await recordEvent(db, {
       kind: 'auth.sign-in-refused',
       severity: 'warning',
       actor: { kind: 'system', name: 'console' },
-      object: { kind: 'user', id: user?.id, name: username.slice(0, 64) },
-      message: user?.disabled ? `sign-in refused: user ${user.username} is disabled` : `sign-in refused for "${username.slice(0, 64)}": wrong username or password`,
+      object: { kind: 'user', id: user?.id, name },
+      message: user?.disabled ? `sign-in refused: user ${user.username} is disabled` : `sign-in refused for "${name}" from ${clientAddress}: wrong username or password`,
+      after: { clientAddress },
     });
     throw new SignInError();
   }
+  limiter.succeed(username, clientAddress);
   const token = randomSecret();
   const now = new Date();
   const event = await db.transaction(async (tx) => {
