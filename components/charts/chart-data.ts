@@ -4,16 +4,11 @@
  * where application writes come near the copy rate, and the spans with no data.
  */
 
-/** What the chart reads from a stored sample. */
-export interface ChartSample {
+import type { PredictionSample } from '@/server/engine/prediction';
+
+/** What the chart reads from a stored sample: what the model reads, plus latency and throttle. */
+export interface ChartSample extends PredictionSample {
   id: number;
-  at: Date;
-  phase: string;
-  pass: number;
-  leftBytes: number;
-  thresholdBytes: number | null;
-  copyRateBytesPerS: number;
-  writeRateBytesPerS: number;
   writeLatencyP50Us: number | null;
   writeLatencyP99Us: number | null;
   throttleBytesPerS: number | null;
