@@ -7,6 +7,7 @@ import { hostsRouter } from './routers/hosts';
 import { migrationsRouter } from './routers/migrations';
 import { overviewRouter } from './routers/overview';
 import { settingsRouter } from './routers/settings';
+import { tokensRouter } from './routers/tokens';
 import { volumesRouter } from './routers/volumes';
 import { createCallerFactory, createTRPCRouter } from './trpc';
 
@@ -20,6 +21,7 @@ export const appRouter = createTRPCRouter({
   evacuations: evacuationsRouter,
   events: eventsRouter,
   settings: settingsRouter,
+  tokens: tokensRouter,
 });
 
 export type AppRouter = typeof appRouter;

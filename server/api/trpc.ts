@@ -6,9 +6,12 @@ import type { Db } from '@/db/open';
 import { ArrayError } from '@/server/arrays/driver';
 import { AgentCallError } from '@/server/fleet/agent-client';
 import { FleetError } from '@/server/fleet/errors';
+import { apiTokenCaller, bearerToken } from '@/server/auth/api-tokens';
 import { readSessionToken } from '@/server/auth/cookies';
 import { clientAddress } from '@/server/auth/rate-limit';
 import { ROLE_RANK, sessionUser, type Role, type SessionUser } from '@/server/auth/sessions';
+import { logger } from '@/server/log';
+import { recordApiRequest } from '@/server/metrics';
 
 /** Every procedure declares who may call it; `test/authorization.test.ts` checks the whole router. */
 export type Access = 'public' | Role;
@@ -20,6 +23,8 @@ export interface Context {
   db: Db;
   user: SessionUser | null;
   sessionToken: string | undefined;
+  /** Set when the caller authenticated with an API token (`Authorization: Bearer`) instead of a session. */
+  apiTokenId?: string;
   /** Whether the browser sees this origin as secure (decides the cookie's name and flags). */
   secure: boolean;
   /** Response headers, for Set-Cookie; absent for server-side callers. */
@@ -30,6 +35,12 @@ export interface Context {
 
 /** Builds the context from request headers, so the route handler, server code and tests share it. */
 export async function createContext(opts: { db: Db; headers: Headers; secure: boolean; resHeaders?: Headers }): Promise<Context> {
+  // A bearer token replaces the cookie: an invalid one means no user, never a fallback to a session.
+  const bearer = bearerToken(opts.headers.get('authorization'));
+  if (bearer !== undefined) {
+    const caller = await apiTokenCaller(opts.db, bearer);
+    return { db: opts.db, user: caller?.user ?? null, sessionToken: undefined, apiTokenId: caller?.tokenId, secure: opts.secure, resHeaders: opts.resHeaders, clientAddress: clientAddress(opts.headers) };
+  }
   const sessionToken = readSessionToken(opts.headers.get('cookie'));
   const user = await sessionUser(opts.db, sessionToken);
   return { db: opts.db, user, sessionToken, secure: opts.secure, resHeaders: opts.resHeaders, clientAddress: clientAddress(opts.headers) };
@@ -77,17 +88,34 @@ const domainErrors = t.middleware(async ({ next }) => {
   return result;
 });
 
+/**
+ * Counts and times every call by procedure for `/api/metrics`, and logs it: mutations and
+ * failures at info, successful reads only with TERN_DEBUG. Outermost, so refusals count too.
+ */
+const observed = t.middleware(async ({ path, type, ctx, next }) => {
+  const started = performance.now();
+  const result = await next();
+  const durationMs = performance.now() - started;
+  const code = result.ok ? 'OK' : result.error.code;
+  recordApiRequest(path, type, code, durationMs / 1000);
+  const fields = { procedure: path, type, code, durationMs: Math.round(durationMs * 10) / 10, user: ctx.user?.username ?? null, via: ctx.apiTokenId ? 'token' : ctx.user ? 'session' : 'anonymous' };
+  if (!result.ok || type === 'mutation') logger.info('api request', fields);
+  else logger.debug('api request', fields);
+  return result;
+});
+
 export const createTRPCRouter = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
 /** Only sign-in is public. */
-export const publicProcedure = t.procedure.meta({ access: 'public' }).use(domainErrors);
+export const publicProcedure = t.procedure.meta({ access: 'public' }).use(observed).use(domainErrors);
 
 function requireRole(role: Role) {
   // Registered before `.input()`, so it runs before the input is parsed: an anonymous caller
   // learns nothing about the procedure's input from its validation errors.
   return t.procedure
     .meta({ access: role })
+    .use(observed)
     .use(({ ctx, next }) => {
     if (!ctx.user) throw new TRPCError({ code: 'UNAUTHORIZED', message: 'Sign in to continue' });
     if (ROLE_RANK[ctx.user.role] < ROLE_RANK[role]) {
