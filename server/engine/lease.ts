@@ -1,14 +1,20 @@
 import 'server-only';
 /**
- * Owns migration leases: exactly one engine instance drives a migration at a time. A lease is
- * claimed with a conditional UPDATE (free, expired, or already ours), renewed on every tick, and
- * its epoch bumps whenever ownership changes, so writes guarded by the epoch fence off an owner
- * that lost its lease while it was busy.
+ * Owns migration leases: exactly one engine instance (console replica) drives a migration at a
+ * time. A lease is claimed with `UPDATE … WHERE id IN (SELECT … FOR UPDATE SKIP LOCKED)`: the
+ * select keeps the row only when it is free, expired or already ours, skipping a row another
+ * replica is claiming at this moment, and the update takes it. Expiry is judged and set by the
+ * database's clock, so replicas whose clocks disagree still agree on who holds a lease. The lease
+ * is renewed on every tick, and its epoch bumps whenever ownership changes, so writes guarded by
+ * the epoch fence off an owner that lost its lease while it was busy (or paused).
+ *
+ * Admission is serialized across replicas by a transaction-scoped advisory lock: the replica
+ * that admits re-plans under the lock, so two replicas cannot each fill the same free slot.
  */
 import { randomBytes } from 'node:crypto';
 import os from 'node:os';
-import { and, eq, isNotNull, isNull, lt, ne, or, sql } from 'drizzle-orm';
-import type { Db } from '@/db/open';
+import { and, eq, inArray, isNotNull, isNull, lt, ne, or, sql, type SQL } from 'drizzle-orm';
+import type { Db, Tx } from '@/db/open';
 import { migrations } from '@/db/schema';
 import type { MigrationRow } from './create';
 
@@ -25,18 +31,41 @@ function leaseMs(value: string | undefined): number {
 /** This process's identity as a lease owner. */
 export const engineInstanceId = `${os.hostname()}:${process.pid}:${randomBytes(3).toString('hex')}`;
 
-/** Claims or renews the lease; returns the row as claimed, or undefined when another instance holds it. */
-export async function claimLease(db: Db, migrationId: string, owner = engineInstanceId, now = new Date()): Promise<MigrationRow | undefined> {
+/** `now` as the database sees it, or a fixed instant (tests pass one to move time without sleeping). */
+const clockOf = (now: Date | undefined): SQL => (now ? sql`${now.toISOString()}::timestamptz` : sql`now()`);
+
+/**
+ * Claims or renews the lease; returns the row as claimed, or undefined when another instance
+ * holds it (or is claiming it right now). Without `now`, the database's clock decides expiry.
+ */
+export async function claimLease(db: Db, migrationId: string, owner = engineInstanceId, now?: Date): Promise<MigrationRow | undefined> {
+  const clock = clockOf(now);
+  const claimable = db
+    .select({ id: migrations.id })
+    .from(migrations)
+    .where(and(eq(migrations.id, migrationId), or(isNull(migrations.leaseOwner), lt(migrations.leaseExpiresAt, clock), eq(migrations.leaseOwner, owner))))
+    .for('update', { skipLocked: true });
   const [row] = await db
     .update(migrations)
     .set({
       leaseOwner: owner,
-      leaseExpiresAt: new Date(now.getTime() + LEASE_MS),
+      leaseExpiresAt: sql`${clock} + ${LEASE_MS}::double precision * interval '1 millisecond'`,
       leaseEpoch: sql`case when ${migrations.leaseOwner} = ${owner} then ${migrations.leaseEpoch} else ${migrations.leaseEpoch} + 1 end`,
     })
-    .where(and(eq(migrations.id, migrationId), or(isNull(migrations.leaseOwner), lt(migrations.leaseExpiresAt, now), eq(migrations.leaseOwner, owner))))
+    .where(inArray(migrations.id, claimable))
     .returning();
   return row;
+}
+
+/** The advisory lock key admission runs under ('tern' in ASCII, then 2). */
+export const ADMISSION_LOCK_KEY = 0x7465726e02;
+
+/**
+ * Waits until no other replica is admitting, for the rest of `tx`: whoever admits next sees
+ * every admission committed before it. (PGlite is one process; the lock is then uncontended.)
+ */
+export async function serializeAdmission(tx: Tx): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(${ADMISSION_LOCK_KEY}::bigint)`);
 }
 
 /** The guard for writes made under a lease: still ours, same epoch. */
@@ -54,10 +83,10 @@ export async function releaseLease(db: Db, row: Pick<MigrationRow, 'id' | 'lease
  * its database (the embedded database's data folder is locked to one process), so every other
  * owner is a process that died: its migrations are taken over on the next tick, not a lease later.
  */
-export async function expireLeasesOfDeadOwners(db: Db, owner = engineInstanceId, now = new Date()): Promise<number> {
+export async function expireLeasesOfDeadOwners(db: Db, owner = engineInstanceId, now?: Date): Promise<number> {
   const expired = await db
     .update(migrations)
-    .set({ leaseExpiresAt: now })
+    .set({ leaseExpiresAt: sql`${clockOf(now)} - interval '1 millisecond'` })
     .where(and(isNotNull(migrations.leaseOwner), ne(migrations.leaseOwner, owner)))
     .returning({ id: migrations.id });
   return expired.length;

@@ -17,11 +17,11 @@ import { formatBytes } from '@/server/format';
 import type { MigrationStatus } from '@/server/protocol/agent-api';
 import { causeOf, consoleState, progressOf } from './agent-status';
 import type { CutoverPolicy, MigrationRow } from './create';
-import { underLease } from './lease';
+import { serializeAdmission, underLease } from './lease';
 import { passEvents } from './pass-events';
 import { ingestSamples } from './samples';
 import type { ThrottleShare } from './scheduler';
-import type { Directive } from './tick-plan';
+import { planTick, type Directive } from './tick-plan';
 import { transition } from './transition';
 import { describeWindow, windowState } from './window';
 
@@ -59,6 +59,8 @@ async function context(db: Db, row: MigrationRow, directive: Directive, now: Dat
  */
 export async function runStep(db: Db, row: MigrationRow, directive: Directive = {}, now = new Date()): Promise<void> {
   const ctx = await context(db, row, directive, now);
+  // A fenced host's agent is not trusted: its migrations stay as they are (fencing.ts marked them).
+  if (ctx.host.state === 'fenced') return;
   try {
     switch (row.state) {
       case 'queued':
@@ -83,10 +85,18 @@ export async function runStep(db: Db, row: MigrationRow, directive: Directive = 
   }
 }
 
-/** Admits the migration when the scheduler chose it this tick; otherwise it keeps waiting. */
-async function admit(db: Db, { row, directive }: Context) {
+/**
+ * Admits the migration when the scheduler chose it this tick; otherwise it keeps waiting. Other
+ * replicas plan from their own reads, so the choice is made again under the admission lock,
+ * where every admission committed before is visible: slots cannot be filled twice.
+ */
+async function admit(db: Db, { row, directive, now }: Context) {
   if (!directive.admit) return;
-  await transition(db, row, { to: 'preparing', cause: directive.admit, actor: engineActor, guard: underLease(row) });
+  await db.transaction(async (tx) => {
+    await serializeAdmission(tx);
+    const cause = (await planTick(tx, now)).directives.get(row.id)?.admit;
+    if (cause) await transition(tx, row, { to: 'preparing', cause, actor: engineActor, guard: underLease(row) });
+  });
 }
 
 /** Sets the agent's copy-rate limit to the job's share of its arrays' budgets (or its own limit). */
