@@ -30,7 +30,7 @@ export interface Context {
   /** Response headers, for Set-Cookie; absent for server-side callers. */
   resHeaders?: Headers;
   /** The caller's address as the nearest proxy saw it, for sign-in rate limits and the audit log. */
-  clientAddress: string;
+  clientAddress?: string;
 }
 
 /** Builds the context from request headers, so the route handler, server code and tests share it. */
