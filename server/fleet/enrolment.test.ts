@@ -88,7 +88,7 @@ describe('enrolment tokens and enrolHost', () => {
     const token = await createEnrolmentToken(db, { label: 'dup', createdBy: 'admin' });
     const error = await refusal(enrolHost(db, request(token.token, 'alpha')));
     expect(error.status).toBe(409);
-    expect(error.message).toMatch(/alpha is already enrolled.*later feature/);
+    expect(error.message).toMatch(/alpha is already enrolled.*fence that host first/);
     const enrolled = await enrolHost(db, request(token.token, 'alpha-2'));
     expect(enrolled.hostId).toBeTruthy();
   });

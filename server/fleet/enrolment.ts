@@ -1,8 +1,9 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { and, eq, gt, isNull } from 'drizzle-orm';
-import type { Db } from '@/db/open';
-import { agentTokens, hosts, users } from '@/db/schema';
+import { and, desc, eq, gt, inArray, isNull, like, notInArray } from 'drizzle-orm';
+import type { Db, Tx } from '@/db/open';
+import { agentTokens, hosts, migrations, users, volumes } from '@/db/schema';
+import { TERMINAL_STATES } from '@/server/engine/migration-states';
 import { randomSecret, sha256 } from '@/server/auth/secrets';
 import { appendEvent, publishEvents, recordEvent, type Actor } from '@/server/events/log';
 import type { EnrolRequest, EnrolResponse } from '@/server/protocol/agent-api';
@@ -83,12 +84,15 @@ export interface EnrolMeta {
 /**
  * Exchanges a one-time token for a host identity. The token is checked and consumed, the host
  * inserted and the audit event written in one transaction, so a token enrols at most one host.
- * A refusal throws AgentRefusedError (401 for the token, 409 for a taken hostname) after
- * recording `agent.enrol-refused`; the token itself never reaches the log.
+ * A fenced host's name may enrol again: the host keeps its id, volumes and migrations, gets a
+ * new credential and is `connected` (`host.re-enrolled`). A refusal throws AgentRefusedError
+ * (401 for the token, 409 for a hostname held by a host that is not fenced) after recording
+ * `agent.enrol-refused`; the token itself never reaches the log.
  */
 export async function enrolHost(db: Db, request: EnrolRequest, meta: EnrolMeta = {}): Promise<EnrolResponse> {
   const credential = randomSecret();
-  const hostId = randomUUID();
+  const [fenced] = await db.select({ id: hosts.id }).from(hosts).where(and(eq(hosts.hostname, request.hostname), eq(hosts.state, 'fenced')));
+  const hostId = fenced?.id ?? randomUUID();
   // Derived before the transaction: once the token is consumed, nothing may fail the reply.
   const consoleKey = await consoleKeyFor(db, hostId);
   let enrolled;
@@ -106,8 +110,8 @@ export async function enrolHost(db: Db, request: EnrolRequest, meta: EnrolMeta =
               ? `enrolment token "${token.label}" expired at ${token.expiresAt.toISOString()}; create a new one`
               : undefined;
       if (!token || reason) throw new AgentRefusedError(reason ?? 'unknown token', 401, 'enrol-token-refused');
-      const [existing] = await tx.select({ id: hosts.id }).from(hosts).where(eq(hosts.hostname, request.hostname));
-      if (existing) throw hostnameTaken(request.hostname, existing.id);
+      const [existing] = await tx.select().from(hosts).where(eq(hosts.hostname, request.hostname)).for('update');
+      if (existing && (existing.state !== 'fenced' || existing.id !== hostId)) throw hostnameTaken(request.hostname, existing.id);
       // Conditional, so two agents racing with one token cannot both pass.
       const claimed = await tx
         .update(agentTokens)
@@ -115,6 +119,7 @@ export async function enrolHost(db: Db, request: EnrolRequest, meta: EnrolMeta =
         .where(and(eq(agentTokens.id, token.id), isNull(agentTokens.usedAt), isNull(agentTokens.revokedAt), gt(agentTokens.expiresAt, now)))
         .returning({ id: agentTokens.id });
       if (claimed.length === 0) throw new AgentRefusedError(`enrolment token "${token.label}" was used by another agent a moment ago`, 401, 'enrol-token-refused');
+      if (existing) return reEnrol(tx, existing, request, { credential, tokenId: token.id, tokenLabel: token.label, remoteAddress: meta.remoteAddress, now });
       const [host] = await tx
         .insert(hosts)
         .values({
@@ -156,10 +161,73 @@ export async function enrolHost(db: Db, request: EnrolRequest, meta: EnrolMeta =
   return { hostId, credential, consoleKey };
 }
 
+/**
+ * A fenced host enrols again under its id: new credential, `connected`, and the fencing marks on
+ * its unfinished migrations cleared so the engine drives them once the agent answers.
+ */
+async function reEnrol(
+  tx: Tx,
+  host: typeof hosts.$inferSelect,
+  request: EnrolRequest,
+  use: { credential: string; tokenId: string; tokenLabel: string; remoteAddress?: string; now: Date },
+) {
+  const [updated] = await tx
+    .update(hosts)
+    .set({ agentUrl: request.agentUrl, agentVersion: request.agentVersion, state: 'connected', stateSince: use.now, credentialHash: sha256(use.credential), inventoryHash: null })
+    .where(eq(hosts.id, host.id))
+    .returning();
+  if (!updated) throw new Error(`host ${host.hostname} vanished during re-enrolment`);
+  const cleared = await tx
+    .update(migrations)
+    .set({ error: null, updatedAt: use.now })
+    .where(
+      and(
+        inArray(migrations.volumeId, tx.select({ id: volumes.id }).from(volumes).where(eq(volumes.hostId, host.id))),
+        notInArray(migrations.state, [...TERMINAL_STATES]),
+        like(migrations.error, `host ${host.hostname} was fenced by %`),
+      ),
+    )
+    .returning({ id: migrations.id });
+  const event = await appendEvent(tx, {
+    kind: 'host.re-enrolled',
+    severity: 'warning',
+    actor: { kind: 'agent', id: host.id, name: host.hostname },
+    object: { kind: 'host', id: host.id, name: host.hostname },
+    message: `fenced host ${host.hostname} enrolled again with token "${use.tokenLabel}" (agent ${request.agentVersion} at ${request.agentUrl}); ${cleared.length} unfinished migration${cleared.length === 1 ? '' : 's'} handed back to the engine`,
+    before: { state: host.state, agentUrl: host.agentUrl },
+    after: { state: 'connected', agentUrl: request.agentUrl, agentVersion: request.agentVersion, tokenId: use.tokenId, remoteAddress: use.remoteAddress ?? null, migrationIds: cleared.map((m) => m.id) },
+  });
+  return { host: updated, event };
+}
+
 function hostnameTaken(hostname: string, hostId?: string) {
   return new AgentRefusedError(
-    `a host named ${hostname} is already enrolled${hostId ? ` (id ${hostId})` : ''}; re-enrolling an existing host is a later feature, so for now enrol this agent under another --hostname`,
+    `a host named ${hostname} is already enrolled${hostId ? ` (id ${hostId})` : ''}; enrol this agent under another --hostname, or fence that host first if this agent replaces it`,
     409,
     'hostname-taken',
   );
+}
+
+export type EnrolmentTokenStatus = 'unused' | 'used' | 'expired' | 'revoked';
+
+/** Every enrolment token, newest first, with what became of it; never the secret (only its hash is stored). */
+export async function listEnrolmentTokens(db: Db, now = new Date()) {
+  const rows = await db
+    .select({
+      id: agentTokens.id,
+      label: agentTokens.label,
+      createdBy: agentTokens.createdBy,
+      createdAt: agentTokens.createdAt,
+      expiresAt: agentTokens.expiresAt,
+      usedAt: agentTokens.usedAt,
+      usedByHostId: agentTokens.usedByHostId,
+      revokedAt: agentTokens.revokedAt,
+    })
+    .from(agentTokens)
+    .orderBy(desc(agentTokens.createdAt))
+    .limit(500);
+  return rows.map((row) => {
+    const status: EnrolmentTokenStatus = row.revokedAt ? 'revoked' : row.usedAt ? 'used' : row.expiresAt <= now ? 'expired' : 'unused';
+    return { ...row, status };
+  });
 }

@@ -27,10 +27,10 @@ export async function recordHeartbeat(db: Db, authorization: string | null | und
     ? 'missing or malformed credential (expected Authorization: Bearer <hostId>.<credential>)'
     : !known
       ? `no host with id ${hostId} is enrolled; enrol this agent again with a new token`
-      : !sameSecret(sha256(credential), known.credentialHash)
-        ? `wrong credential for host ${known.hostname}; the identity file of its agent does not match what the console issued`
-        : known.state === 'fenced'
-          ? `host ${known.hostname} is fenced: the console revoked its credential`
+      : known.state === 'fenced'
+        ? `host ${known.hostname} is fenced: the console revoked its credential; enrol it again with a new token`
+        : !sameSecret(sha256(credential), known.credentialHash)
+          ? `wrong credential for host ${known.hostname}; the identity file of its agent does not match what the console issued`
           : undefined;
   if (problem || !known) throw await refuseAuth(db, problem ?? 'unknown host', hostId, known?.hostname, now);
 

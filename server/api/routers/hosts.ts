@@ -2,7 +2,8 @@ import 'server-only';
 import { tracked, type TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { bus, type HostChange } from '@/server/events/bus';
-import { createEnrolmentToken } from '@/server/fleet/enrolment';
+import { createEnrolmentToken, listEnrolmentTokens, revokeEnrolmentToken } from '@/server/fleet/enrolment';
+import { fenceHost } from '@/server/fleet/fencing';
 import { getHost, listHosts } from '@/server/fleet/queries';
 import { createVolume } from '@/server/fleet/volumes';
 import { listWorkloads, stopAndVerifyWorkload } from '@/server/fleet/workloads';
@@ -35,6 +36,22 @@ export const hostsRouter = {
   createEnrolmentToken: adminProcedure
     .input(z.object({ label: z.string().trim().min(1).max(100), ttlHours: z.number().int().min(1).max(24 * 30).default(24) }))
     .mutation(({ ctx, input }) => createEnrolmentToken(ctx.db, { label: input.label, createdBy: ctx.user.username, ttlMs: input.ttlHours * 3_600_000 })),
+  /** Every enrolment token with its status (unused, used, expired, revoked); never the secret. */
+  enrolmentTokens: adminProcedure.query(({ ctx }) => listEnrolmentTokens(ctx.db)),
+  /** Revokes an unused token, so an agent presenting it is refused (`agent.enrol-refused`). */
+  revokeEnrolmentToken: adminProcedure
+    .input(z.object({ id: z.uuid() }))
+    .mutation(async ({ ctx, input }) => {
+      await revokeEnrolmentToken(ctx.db, { tokenId: input.id, actor: userActor(ctx.user) });
+      return { id: input.id, revoked: true };
+    }),
+  /**
+   * Fences a host: its agent's credential is revoked and its unfinished migrations are left where
+   * they are, marked with the reason. `confirm` must repeat the hostname. Re-enrolment is the way back.
+   */
+  fence: adminProcedure
+    .input(z.object({ id: z.uuid(), confirm: z.string().max(255) }))
+    .mutation(({ ctx, input }) => fenceHost(ctx.db, userActor(ctx.user), { hostId: input.id, confirm: input.confirm })),
   createVolume: operatorProcedure
     .input(
       z.object({
