@@ -14,6 +14,7 @@ import { Card } from '@/components/ui/card';
 import { Skeleton } from '@/components/ui/skeleton';
 import { TabPanel, UrlTabList } from '@/components/ui/tabs';
 import { useTRPC } from '@/components/trpc';
+import { FenceHostAction } from './fence-host';
 import { LATE_HEARTBEAT_MS } from './hosts-page';
 import { MappedLuns } from './mapped-luns';
 import { VolumesTree } from './volumes-tree';
@@ -52,6 +53,7 @@ export function HostDetailPage({ id }: { id: string }) {
           </>
         }
         description={<HostIdentity host={data} />}
+        actions={<FenceHostAction host={data} />}
       />
       <HostAlert host={data} />
 
@@ -123,7 +125,7 @@ function HostAlert({ host }: { host: HostDetail }) {
   if (host.state === 'fenced') {
     return (
       <Alert tone="danger" title="This host is fenced.">
-        <p>Its agent&apos;s credential is revoked: the console refuses its heartbeats and sends it no commands.</p>
+        <p>Its agent&apos;s credential is revoked: the console refuses its heartbeats and the engine no longer drives its migrations. To bring it back, create an enrolment token and start its agent again with it.</p>
       </Alert>
     );
   }
