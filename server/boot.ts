@@ -14,8 +14,14 @@ export function boot(): Promise<void> {
 
 async function start() {
   if (!config.databaseUrl) lockDataDir(config.dataDir);
-  const { db, kind, location } = await database();
+  const opened = await database();
+  const { db, kind, location } = opened;
   logger.info('database ready', { kind, location });
+  if (opened.notifications) {
+    // Replicas share PostgreSQL: live updates published on any of them reach every replica's subscribers.
+    const { startBusRelay } = await import('@/server/events/pg-notify');
+    await startBusRelay(opened);
+  }
   const admin = await ensureFirstAdmin(db, config.adminPassword);
   if (admin.created && admin.generatedPassword) {
     // Printed once, on the first start only: the password is stored hashed and never again shown.

@@ -1,4 +1,5 @@
 import 'server-only';
+/** Owns the typed event bus that live subscriptions listen to, in this process and, through a relay, across replicas. */
 import { EventEmitter, on } from 'node:events';
 import type { evacuationState, events, hosts, migrationSamples, migrationState } from '@/db/schema';
 
@@ -34,7 +35,7 @@ export interface EvacuationChange {
   rollup: Record<string, unknown>;
 }
 
-interface BusEvents {
+export interface BusEvents {
   event: [EventRow];
   evacuation: [EvacuationChange];
   host: [HostChange];
@@ -42,20 +43,38 @@ interface BusEvents {
   sample: [MigrationSampleRow];
 }
 
+export type BusKind = keyof BusEvents;
+
+/** Carries what this process publishes to other console replicas (server/events/pg-notify.ts). */
+export type BusRelay = <K extends BusKind>(kind: K, payload: BusEvents[K][0]) => void;
+
 /**
  * The in-process event bus. One per process, on `globalThis`, because instrumentation and
- * route handlers are separate module graphs in Next.js. (Scale-out adds PostgreSQL
- * LISTEN/NOTIFY behind the same interface.)
+ * route handlers are separate module graphs in Next.js. With several replicas on PostgreSQL a
+ * relay also sends every published message to the others (LISTEN/NOTIFY), and what they send
+ * is `deliver`ed here to this process's subscribers only, so nothing echoes back.
  */
-class Bus {
+export class Bus {
   private readonly emitter = new EventEmitter().setMaxListeners(0);
+  private relay: BusRelay | undefined;
 
-  publish<K extends keyof BusEvents>(kind: K, ...payload: BusEvents[K]) {
+  publish<K extends BusKind>(kind: K, ...payload: BusEvents[K]) {
     this.emitter.emit(kind, ...payload);
+    this.relay?.(kind, payload[0]);
+  }
+
+  /** Hands a message another replica published to this process's subscribers. */
+  deliver<K extends BusKind>(kind: K, payload: BusEvents[K][0]) {
+    this.emitter.emit(kind, payload);
+  }
+
+  /** Sets (or, with undefined, removes) the relay to other replicas. */
+  relayTo(relay: BusRelay | undefined) {
+    this.relay = relay;
   }
 
   /** Yields payloads until the signal aborts; subscribe before reading any backlog. */
-  async *listen<K extends keyof BusEvents>(kind: K, signal?: AbortSignal): AsyncGenerator<BusEvents[K][0]> {
+  async *listen<K extends BusKind>(kind: K, signal?: AbortSignal): AsyncGenerator<BusEvents[K][0]> {
     try {
       for await (const [payload] of on(this.emitter, kind, { signal })) yield payload as BusEvents[K][0];
     } catch (error) {
