@@ -17,11 +17,12 @@ export interface BlockDevice {
   writeZeroes(offset: number, length: number, options?: { fua?: boolean; mayTrim?: boolean }): Promise<void>;
 }
 
-/** An I/O error with the errno the NBD reply should carry. */
+/** An I/O error with the errno the NBD reply should carry; `io` says which LUN operation failed where, when one did. */
 export class BlockIoError extends Error {
   constructor(
     readonly errno: 'EIO' | 'ENOSPC' | 'EINVAL' | 'EPERM' | 'ENOMEM' | 'EOVERFLOW' | 'ESHUTDOWN',
     message: string,
+    readonly io?: { op: 'read' | 'write' | 'flush'; offset: number | null },
   ) {
     super(message);
     this.name = 'BlockIoError';

@@ -22,12 +22,19 @@
  *    target (it began before the mirror was attached) puts its regions in `dirty`.
  * 5. After the switch, writes to the (now primary) target are logged in a second DRL, the
  *    rollback log, so a rollback before commit copies exactly those regions back.
+ * 6. An I/O fault on the target never fails an application write (the volume drops the mirror
+ *    and the regions go back into `dirty`), and before the switch it never touches the source.
+ *    A failed copy or mirrored write is retried after a backoff (the target plex re-attached);
+ *    the job fails, source authoritative, once the faults persist: ENOSPC or a failed flush at
+ *    once (after a failed fsync the target's unflushed data cannot be trusted), otherwise after
+ *    FAULT_RETRIES failed rounds in a row or on one region, or MAX_FAULT_ROUNDS in all. A source
+ *    read error fails the same way: no acknowledged write is lost, the copy cannot go on.
  */
 import { EventEmitter } from 'node:events';
 import { readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
 import { createHash } from 'node:crypto';
-import type { BlockIoError } from './block-device';
+import { BlockIoError } from './block-device';
 import { DirtyRegionLog } from './dirty-region-log';
 import { writeFileAtomic } from './durable-file';
 import { Plex } from './plex';
@@ -138,6 +145,24 @@ interface PersistedState {
 const COPY_CHUNK_REGIONS = 16;
 const CHECKPOINT_INTERVAL_MS = 1000;
 const HOT_REGION_MS = 3000;
+const FAULT_RETRIES = 3;
+const MAX_FAULT_ROUNDS = 20;
+const FAULT_BACKOFF_MS = 250;
+
+/** A source or target LUN operation of the job that failed, named by the plex's role. */
+export class DataFault extends Error {
+  constructor(
+    readonly side: 'source' | 'target',
+    readonly op: 'read' | 'write' | 'flush',
+    readonly errno: BlockIoError['errno'],
+    readonly offset: number | null,
+    readonly plex: Plex,
+    cause: string,
+  ) {
+    super(`${side} LUN ${op} error${offset === null ? '' : ` at offset ${offset}`} (${errno}) on plex ${plex.name} (${plex.lunPath}): ${cause}`);
+    this.name = 'DataFault';
+  }
+}
 
 export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [JobPhase]; error: [Error] }> {
   private state: PersistedState;
@@ -162,6 +187,11 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   private stalledPasses = 0;
   private bestLeftRegions = Number.POSITIVE_INFINITY;
   private lastSample: JobSample | null = null;
+  /** Fault rounds (see invariant 6): in a row, by region, in all; a backoff in progress. */
+  private faultRoundsInRow = 0;
+  private faultRounds = 0;
+  private readonly faultsByRegion = new Map<number, number>();
+  private faultBackoff: Promise<void> | null = null;
   readonly samples: JobSample[] = [];
 
   private constructor(
@@ -421,7 +451,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         }
       },
       mirrorFailed(plex, error: BlockIoError) {
-        if (plex === job.target) void job.fail(new Error(`target ${plex.name} failed a write (${error.message}); the source stays authoritative`));
+        // The application's write succeeded on the source; the regions went back into `dirty`.
+        if (plex === job.target) job.noteFault(job.dataFault(plex, error.io?.op ?? 'write', error, error.io?.offset ?? null));
       },
     };
     this.volume.observer = observer;
@@ -464,7 +495,16 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
           await this.sleep(250); // keep the dirty set small while waiting for the operator
           continue;
         }
-        if (await this.switchToTarget()) continue;
+        try {
+          if (await this.switchToTarget()) continue;
+        } catch (error) {
+          // A copy fault in the cutover's last copy: writes resumed on the source, the regions
+          // are dirty again; retry like any copy fault. A flush fault fails the job.
+          if (!(error instanceof DataFault) || error.op === 'flush') throw error;
+          this.noteFault(error);
+          if (this.faultBackoff) await this.faultBackoff;
+          continue;
+        }
       } else if (this.state.strategy === 'precopy') {
         await this.checkConvergence();
       }
@@ -493,9 +533,19 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       record.copiedRegions += last - first + 1;
       // Copy I/O yields to the application: one chunk at a time while it is writing.
       const concurrency = this.volume.writesInFlight > 2 ? 1 : 4;
-      const copy = this.copyRegionRange(first, last, this.source, this.target).finally(() => inFlight.delete(copy));
+      const copy = this.copyRegionRange(first, last, this.source, this.target)
+        .catch((error: unknown) => {
+          if (!(error instanceof DataFault)) throw error;
+          this.noteFault(error);
+        })
+        .finally(() => inFlight.delete(copy));
       inFlight.add(copy);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
+      if (this.faultBackoff) {
+        // The failed regions are dirty again; the next pass copies them after the backoff.
+        await Promise.all(inFlight);
+        await this.faultBackoff;
+      }
       // Checkpoint the progress into the DRL now and then, so a crash mid-pass re-copies only
       // what was not yet proven clean, not the whole pass.
       if (performance.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
@@ -526,10 +576,15 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       this.copying.add(region);
     }
     try {
-      const data = await from.read(offset, length);
-      await to.write(offset, data);
+      const data = await from.read(offset, length).catch((error: unknown) => {
+        throw this.dataFault(from, 'read', error, offset);
+      });
+      await to.write(offset, data).catch((error: unknown) => {
+        throw this.dataFault(to, 'write', error, offset);
+      });
       this.state.bytesCopied += length;
       this.copiedSinceSample += length;
+      this.faultRoundsInRow = 0;
     } catch (error) {
       for (let region = first; region <= last; region++) this.dirty.add(region);
       throw error;
@@ -556,7 +611,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       if (!this.dirty.has(region) && !this.copying.has(region) && (this.inFlight[region] ?? 0) === 0) candidates.push({ region, generation: this.generation[region] ?? 0 });
     }
     if (candidates.length === 0) return;
-    await Promise.all([this.target.sync(), this.source.sync()]);
+    await Promise.all([this.syncPlex(this.target), this.syncPlex(this.source)]);
     this.drl.clear(candidates.filter(({ region, generation }) => (this.generation[region] ?? 0) === generation && !this.dirty.has(region) && (this.inFlight[region] ?? 0) === 0).map(({ region }) => region));
     await this.drl.flush();
   }
@@ -618,7 +673,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     // and the target is flushed, so the pause holds only the last copy, a small flush and the
     // state-file write that records the switch.
     this.rollbackLog ??= await DirtyRegionLog.open(path.join(path.dirname(this.stateFile), `job-${this.state.id}.rollback.drl`), this.volume.regionCount, this.volume.regionSizeBytes, 'none');
-    await this.target.sync();
+    await this.syncPlex(this.target);
     const started = performance.now();
     await this.volume.pauseWrites();
     try {
@@ -631,7 +686,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         // Not throttled: the application is waiting.
         await this.copyRegionRange(region, last, this.source, this.target);
       }
-      await this.target.sync();
+      await this.syncPlex(this.target);
       this.state.switched = true;
       this.state.switchedAt = new Date().toISOString();
       this.state.cutoverPauseMs = Math.round(performance.now() - started);
@@ -700,8 +755,59 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.stopRequested = true;
     this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
     const message = this.state.switched ? `${error.message} (after cutover: the target is authoritative; roll back or fix and retry)` : `${error.message}; source intact`;
-    await this.finish('failed', message, error.message);
-    this.emit('error', error);
+    await this.finish('failed', message, message);
+    if (!this.state.switched) {
+      // Nothing reads or writes the target any more once the copy has stopped.
+      void (this.loop ?? Promise.resolve()).then(() => this.target.close()).catch(() => undefined);
+    }
+    // The failure is in the job's state; the event is for a listener's log, not a throw.
+    if (this.listenerCount('error') > 0) this.emit('error', error);
+  }
+
+  /** A failed LUN operation of the job, named by the plex's role. */
+  private dataFault(plex: Plex, op: DataFault['op'], error: unknown, offset: number | null): DataFault {
+    if (error instanceof DataFault) return error;
+    const errno = error instanceof BlockIoError ? error.errno : 'EIO';
+    return new DataFault(plex === this.source ? 'source' : 'target', op, errno, offset, plex, (error as Error).message);
+  }
+
+  private async syncPlex(plex: Plex) {
+    await plex.sync().catch((error: unknown) => {
+      throw this.dataFault(plex, 'flush', error, null);
+    });
+  }
+
+  /**
+   * Records a failed copy or mirrored write (invariant 6). Faults during a backoff belong to its
+   * round. A transient fault starts a backoff, after which a mirror re-attaches the target; a
+   * persistent one fails the job with the fault as the reason.
+   */
+  private noteFault(fault: DataFault) {
+    if (this.faultBackoff || !this.isActive() || this.stopRequested) return;
+    this.faultRounds += 1;
+    this.faultRoundsInRow += 1;
+    const region = fault.offset === null ? -1 : Math.floor(fault.offset / this.volume.regionSizeBytes);
+    const onRegion = (this.faultsByRegion.get(region) ?? 0) + 1;
+    this.faultsByRegion.set(region, onRegion);
+    const attempts = Math.max(this.faultRoundsInRow, onRegion);
+    if (fault.errno === 'ENOSPC' || fault.op === 'flush') {
+      void this.fail(fault);
+      return;
+    }
+    if (attempts > FAULT_RETRIES || this.faultRounds > MAX_FAULT_ROUNDS) {
+      void this.fail(new Error(`${fault.message}; gave up after ${attempts > FAULT_RETRIES ? `${attempts} attempts` : `${this.faultRounds} faults`}`));
+      return;
+    }
+    this.state.result = `retrying after ${this.faultRounds} transient I/O fault(s); last: ${fault.message}`;
+    this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
+    const backoffMs = Math.min(2000, FAULT_BACKOFF_MS * 2 ** (this.faultRoundsInRow - 1));
+    this.faultBackoff = new Promise<void>((resolve) => setTimeout(resolve, backoffMs)).then(() => {
+      this.faultBackoff = null;
+      if (this.isActive() && !this.stopRequested && !this.state.switched && this.state.strategy === 'mirror') {
+        this.target.state = 'syncing';
+        this.volume.mirrors = [this.target];
+      }
+    });
   }
 
   private setPhase(phase: JobPhase) {

@@ -1,5 +1,6 @@
 import { open } from 'node:fs/promises';
 import { BlockIoError } from './block-device';
+import { withFaultRules } from './faulty-device';
 
 export type PlexState = 'active' | 'syncing' | 'stale' | 'detached';
 
@@ -33,7 +34,13 @@ export class Plex {
 
   static async open(spec: { name: string; lunId: string; lunPath: string; state: PlexState }): Promise<Plex> {
     const handle = await open(spec.lunPath, 'r+');
-    return new Plex(spec.name, spec.lunId, spec.lunPath, handle, spec.state);
+    try {
+      // A rules file beside the LUN (tests, the fault array driver) injects faults into its I/O.
+      return new Plex(spec.name, spec.lunId, spec.lunPath, await withFaultRules(handle, spec.lunPath), spec.state);
+    } catch (error) {
+      await handle.close();
+      throw error;
+    }
   }
 
   /** A plex over I/O the caller opened; `lunPath` only names it. */
@@ -54,7 +61,7 @@ export class Plex {
         done += bytesRead;
       }
     } catch (error) {
-      throw ioError(error, `read ${length} B at ${offset} from plex ${this.name} (${this.lunPath})`);
+      throw ioError(error, `read ${length} B at ${offset} from plex ${this.name} (${this.lunPath})`, { op: 'read', offset });
     }
     return buffer;
   }
@@ -67,7 +74,7 @@ export class Plex {
         done += bytesWritten;
       }
     } catch (error) {
-      throw ioError(error, `write ${data.length} B at ${offset} to plex ${this.name} (${this.lunPath})`);
+      throw ioError(error, `write ${data.length} B at ${offset} to plex ${this.name} (${this.lunPath})`, { op: 'write', offset });
     }
   }
 
@@ -75,7 +82,7 @@ export class Plex {
     try {
       await this.handle.datasync();
     } catch (error) {
-      throw ioError(error, `flush plex ${this.name} (${this.lunPath})`);
+      throw ioError(error, `flush plex ${this.name} (${this.lunPath})`, { op: 'flush', offset: null });
     }
   }
 
@@ -84,8 +91,8 @@ export class Plex {
   }
 }
 
-function ioError(error: unknown, what: string): BlockIoError {
+function ioError(error: unknown, what: string, io: BlockIoError['io']): BlockIoError {
   const code = (error as NodeJS.ErrnoException).code;
   const errno = code === 'ENOSPC' ? 'ENOSPC' : code === 'EPERM' || code === 'EACCES' || code === 'EROFS' ? 'EPERM' : 'EIO';
-  return new BlockIoError(errno, `${what} failed: ${code ?? (error as Error).message}`);
+  return new BlockIoError(errno, `${what} failed: ${code ?? (error as Error).message}`, io);
 }
