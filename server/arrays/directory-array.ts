@@ -35,7 +35,7 @@ const holder = globalThis as unknown as { ternArrayQueues?: Map<string, Promise<
 const queues = (holder.ternArrayQueues ??= new Map());
 
 export class DirectoryArray implements ArrayDriver {
-  readonly kind = 'directory';
+  readonly kind: string = 'directory';
 
   constructor(readonly config: DirectoryArrayConfig) {}
 
