@@ -40,6 +40,8 @@ export interface WorkloadReport {
 
 export interface EngineFixture {
   db: Db;
+  /** Where the database is: a folder, `memory`, or a PostgreSQL URL that other processes can open (no password under trust auth). */
+  databaseLocation: string;
   root: string;
   /** Where agents reach the console's routes. */
   consoleUrl: string;
@@ -113,6 +115,7 @@ export async function startEngineFixture(options: { persistent?: boolean } = {})
   let released = false;
   return {
     db,
+    databaseLocation: opened.location,
     root,
     consoleUrl: consoleServer.url,
     hostId,
