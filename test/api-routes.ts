@@ -10,8 +10,8 @@ import type { AppRouter } from '@/server/api/root';
 export const CONSOLE_URL = 'http://127.0.0.1:3999';
 
 /** `db/client.ts` keeps the process's database on `globalThis`; the routes then use this one. */
-export async function bindRoutes(database: OpenDatabase) {
-  (globalThis as unknown as { ternDatabase?: Promise<OpenDatabase> }).ternDatabase = Promise.resolve(database);
+export async function bindRoutes(database: Pick<OpenDatabase, 'db'>) {
+  (globalThis as unknown as { ternDatabase?: Promise<Pick<OpenDatabase, 'db'>> }).ternDatabase = Promise.resolve(database);
   const trpc = await import('@/app/api/trpc/[trpc]/route');
   const metrics = await import('@/app/api/metrics/route');
   const health = await import('@/app/api/health/route');
