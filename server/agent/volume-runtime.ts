@@ -258,6 +258,8 @@ function describeStatus(status: MigrationJob['status']): MigrationStatus {
     cutoverPauseMs: status.cutoverPauseMs,
     restarts: status.restarts,
     recopiedAfterRestartRegions: status.recopiedAfterRestartRegions,
+    faultsRetried: status.faultsRetried ?? 0,
+    lastFault: status.lastFault ?? null,
     sample: status.sample,
   };
 }

@@ -264,7 +264,8 @@ describe('a migration meeting faults', () => {
       const job = await MigrationJob.start(volume, jobOptions(target, { strategy }));
       void job.run();
       expect(await job.until('failed', 'verified')).toBe('verified');
-      expect(job.status.result).toMatch(/retrying after 1 transient I\/O fault\(s\); last: target LUN write error at offset \d+ \(EIO\)/);
+      expect(job.status.faultsRetried).toBe(1);
+      expect(job.status.lastFault).toMatch(/^target LUN write error at offset \d+ \(EIO\)/);
       expect(job.status.verify?.ok).toBe(true);
       await job.commit();
       const { errors } = await writer.stop();

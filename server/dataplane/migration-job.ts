@@ -140,6 +140,9 @@ interface PersistedState {
   restarts: number;
   recopiedAfterRestartRegions: number[];
   regionsTotal?: number;
+  /** Transient I/O faults the job retried (invariant 6), and the last fault it met. */
+  faultsRetried?: number;
+  lastFault?: string | null;
 }
 
 const COPY_CHUNK_REGIONS = 16;
@@ -265,6 +268,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       restarts: 0,
       recopiedAfterRestartRegions: [],
       regionsTotal: volume.regionCount,
+      faultsRetried: 0,
+      lastFault: null,
     };
     const job = new MigrationJob(volume, volume.primary, target, drl, state, stateFile);
     await job.persist();
@@ -790,6 +795,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     const onRegion = (this.faultsByRegion.get(region) ?? 0) + 1;
     this.faultsByRegion.set(region, onRegion);
     const attempts = Math.max(this.faultRoundsInRow, onRegion);
+    this.state.lastFault = fault.message;
     if (fault.errno === 'ENOSPC' || fault.op === 'flush') {
       void this.fail(fault);
       return;
@@ -798,7 +804,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       void this.fail(new Error(`${fault.message}; gave up after ${attempts > FAULT_RETRIES ? `${attempts} attempts` : `${this.faultRounds} faults`}`));
       return;
     }
-    this.state.result = `retrying after ${this.faultRounds} transient I/O fault(s); last: ${fault.message}`;
+    this.state.faultsRetried = (this.state.faultsRetried ?? 0) + 1;
+    void this.persist();
     this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
     const backoffMs = Math.min(2000, FAULT_BACKOFF_MS * 2 ** (this.faultRoundsInRow - 1));
     this.faultBackoff = new Promise<void>((resolve) => setTimeout(resolve, backoffMs)).then(() => {

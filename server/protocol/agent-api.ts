@@ -219,6 +219,9 @@ export const migrationStatus = z.object({
   cutoverPauseMs: z.number().nullable(),
   restarts: z.number(),
   recopiedAfterRestartRegions: z.array(z.number()),
+  /** Transient I/O faults the job retried, and the last fault it met (the reason when it failed of one). */
+  faultsRetried: z.number().default(0),
+  lastFault: z.string().nullable().default(null),
   sample: migrationSample.nullable(),
 });
 export type MigrationStatus = z.infer<typeof migrationStatus>;
