@@ -28,6 +28,11 @@ Commands:
   evacuation watch ID                      a progress line a second until it ends
   evacuation pause|resume|cancel|rollback-all ID
   evacuation commit-all ID --yes           commit every verified volume (releases the sources)
+  tokens                                   API tokens (admin)
+  token create NAME --role viewer|operator|admin [--days N] --user USER
+                                           sign in as USER (password from $TERN_PASSWORD or stdin)
+                                           and create a token; prints it once
+  token revoke ID                          revoke a token at once (admin)
 
 Options:
   --json       print the console's answer as JSON (watch: one object per line)
@@ -145,6 +150,9 @@ export async function run(argv: string[], env: Record<string, string | undefined
         cutover: { type: 'string' },
         commit: { type: 'string' },
         'interval-ms': { type: 'string' },
+        role: { type: 'string' },
+        days: { type: 'string' },
+        user: { type: 'string' },
       },
     });
   } catch (error) {
@@ -157,6 +165,14 @@ export async function run(argv: string[], env: Record<string, string | undefined
     return values.help ? 0 : 2;
   }
   const url = values.url ?? env.TERN_URL ?? 'http://127.0.0.1:3000';
+  const [command, sub, arg] = positionals;
+  if (command === 'token' && sub === 'create') {
+    try {
+      return await createToken(io, url, arg, values, env);
+    } catch (error) {
+      return reportError(io, url, error);
+    }
+  }
   const token = values.token ?? env.TERN_TOKEN;
   if (!token) {
     io.err('tern: no API token: set TERN_TOKEN (or pass --token); an admin creates one in Settings → API tokens');
@@ -164,9 +180,8 @@ export async function run(argv: string[], env: Record<string, string | undefined
   }
   const client = makeClient(url, token);
   const print = (value: unknown) => io.out(JSON.stringify(value, null, 2));
-  const [command, sub, arg] = positionals;
   try {
-    switch (`${command} ${command === 'evacuate' || command === 'evacuation' ? sub : ''}`.trim()) {
+    switch (`${command} ${command === 'evacuate' || command === 'evacuation' || command === 'token' ? sub : ''}`.trim()) {
       case 'arrays': {
         const arrays = await client.arrays.list.query();
         if (values.json) print(arrays);
@@ -262,27 +277,99 @@ export async function run(argv: string[], env: Record<string, string | undefined
         else printOutcome(io, { pause: 'paused', resume: 'resumed', cancel: 'cancelled', 'rollback-all': 'rolling back', 'commit-all': 'committed' }[sub ?? ''] ?? sub ?? '', result);
         return 0;
       }
+      case 'tokens': {
+        const tokens = await client.tokens.list.query();
+        if (values.json) print(tokens);
+        else
+          io.out(
+            table(
+              ['id', 'name', 'prefix', 'role', 'expires', 'last used', 'revoked'],
+              tokens.map((t) => [t.id, t.name, `${t.prefix}…`, t.role, t.expiresAt.toISOString().slice(0, 10), t.lastUsedAt ? formatRelative(t.lastUsedAt) : 'never', t.revokedAt ? 'yes' : 'no']),
+            ),
+          );
+        return 0;
+      }
+      case 'token revoke': {
+        if (!arg) throw new UsageError('name the token: tern token revoke ID (ids are in tern tokens)');
+        const revoked = await client.tokens.revoke.mutate({ id: arg });
+        if (values.json) print(revoked);
+        else io.out(`revoked API token "${revoked.name}" (${revoked.prefix}…)`);
+        return 0;
+      }
       default:
         throw new UsageError(`unknown command "${positionals.join(' ')}"`);
     }
   } catch (error) {
-    if (error instanceof UsageError) {
-      io.err(`tern: ${error.message}`);
-      return 2;
+    return reportError(io, url, error);
+  }
+}
+
+/**
+ * `token create`: tokens are minted from a signed-in session, never with another token, so this
+ * signs in with a username and password first and signs out after.
+ */
+async function createToken(io: Io, url: string, name: string | undefined, values: Record<string, string | boolean | undefined>, env: Record<string, string | undefined>) {
+  const role = values.role as string | undefined;
+  if (!name) throw new UsageError('name the token after what will use it: tern token create NAME --role viewer --user admin');
+  if (role !== 'viewer' && role !== 'operator' && role !== 'admin') throw new UsageError(`--role is viewer, operator or admin${role ? `, not ${role}` : ''}`);
+  const ttlDays = values.days === undefined ? 90 : Number(values.days);
+  if (!Number.isInteger(ttlDays)) throw new UsageError(`--days is a whole number of days, not ${String(values.days)}`);
+  const username = values.user as string | undefined;
+  if (!username) throw new UsageError('--user names the admin to sign in as');
+  const password = env.TERN_PASSWORD ?? (await readLine());
+  if (!password) throw new UsageError(`no password for ${username}: set TERN_PASSWORD or pipe it on stdin`);
+  const signIn = await fetch(`${url.replace(/\/+$/, '')}/api/trpc/auth.signIn`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(superjson.serialize({ username, password })),
+  });
+  if (!signIn.ok) {
+    const body = (await signIn.json().catch(() => null)) as { error?: { message?: string } } | null;
+    io.err(`tern: sign-in refused (${signIn.status}): ${body?.error?.message ?? signIn.statusText}`);
+    return 1;
+  }
+  const cookie = signIn.headers.get('set-cookie')?.split(';')[0] ?? '';
+  const session = createTRPCClient<AppRouter>({ links: [httpLink({ url: `${url.replace(/\/+$/, '')}/api/trpc`, transformer: superjson, headers: { cookie } })] });
+  try {
+    const created = await session.tokens.create.mutate({ name, role, ttlDays });
+    if (values.json) io.out(JSON.stringify(created, null, 2));
+    else {
+      io.out(created.token);
+      io.err(`API token "${created.name}" (${created.role}) valid until ${created.expiresAt.toISOString()}; it is shown only now: store it as TERN_TOKEN`);
     }
-    if (error instanceof TRPCClientError) {
-      const data = error.data as { code?: string; zodError?: { fieldErrors?: Record<string, string[]>; formErrors?: string[] } | null } | undefined;
-      if (!data) {
-        io.err(`tern: cannot reach the console at ${url}: ${error.cause?.message ?? error.message}`);
-        return 1;
-      }
-      const fields = data.zodError ? [...(data.zodError.formErrors ?? []), ...Object.entries(data.zodError.fieldErrors ?? {}).map(([field, messages]) => `${field}: ${messages.join(', ')}`)] : [];
-      const hint = data.code === 'UNAUTHORIZED' ? ' (the token is unknown, revoked or expired: check TERN_TOKEN)' : '';
-      io.err(`tern: refused (${data.code ?? 'error'}): ${fields.length ? fields.join('; ') : error.message}${hint}`);
+    return 0;
+  } finally {
+    await session.auth.signOut.mutate().catch(() => undefined);
+  }
+}
+
+async function readLine(): Promise<string | undefined> {
+  if (process.stdin.isTTY) process.stderr.write('password: ');
+  for await (const line of (await import('node:readline')).createInterface({ input: process.stdin })) return line;
+  return undefined;
+}
+
+function reportError(io: Io, url: string, error: unknown): number {
+  if (error instanceof UsageError) {
+    io.err(`tern: ${error.message}`);
+    return 2;
+  }
+  if (error instanceof TypeError && error.message === 'fetch failed') {
+    io.err(`tern: cannot reach the console at ${url}: ${(error.cause as Error | undefined)?.message ?? error.message}`);
+    return 1;
+  }
+  if (error instanceof TRPCClientError) {
+    const data = error.data as { code?: string; zodError?: { fieldErrors?: Record<string, string[]>; formErrors?: string[] } | null } | undefined;
+    if (!data) {
+      io.err(`tern: cannot reach the console at ${url}: ${error.cause?.message ?? error.message}`);
       return 1;
     }
-    throw error;
+    const fields = data.zodError ? [...(data.zodError.formErrors ?? []), ...Object.entries(data.zodError.fieldErrors ?? {}).map(([field, messages]) => `${field}: ${messages.join(', ')}`)] : [];
+    const hint = data.code === 'UNAUTHORIZED' ? ' (the token is unknown, revoked or expired: check TERN_TOKEN)' : '';
+    io.err(`tern: refused (${data.code ?? 'error'}): ${fields.length ? fields.join('; ') : error.message}${hint}`);
+    return 1;
   }
+  throw error;
 }
 
 const defaultIo: Io = {

@@ -48,10 +48,10 @@ afterAll(async () => {
 });
 
 /** Runs one command line in process and collects what it prints. */
-async function tern(args: string[], token = operatorToken, tick = false) {
+async function tern(args: string[], token = operatorToken, tick = false, extraEnv: Record<string, string> = {}) {
   const out: string[] = [];
   const err: string[] = [];
-  const code = await run(args, { TERN_URL: server.url, TERN_TOKEN: token }, {
+  const code = await run(args, { TERN_URL: server.url, TERN_TOKEN: token, ...extraEnv }, {
     out: (text) => out.push(text),
     err: (text) => err.push(text),
     // Instead of waiting a second: let the engine take a step, as the console's loop would.
@@ -122,6 +122,25 @@ describe('tern', () => {
     expect(report.verify?.lost).toBe(0);
     expect(report.verify?.checked).toBeGreaterThan(0);
   }, 120_000);
+
+  it('creates a token by signing in (never with another token), lists it without the secret and revokes it', async () => {
+    expect(await tern(['token', 'create', 'nightly', '--role', 'viewer', '--user', 'cli-admin'], operatorToken, false, { TERN_PASSWORD: 'wrong-password' })).toMatchObject({ code: 1, err: expect.stringContaining('sign-in refused') });
+    expect(await tern(['token', 'create', 'nightly', '--role', 'root', '--user', 'cli-admin'], operatorToken, false, { TERN_PASSWORD: 'cli-admin-password' })).toMatchObject({ code: 2 });
+    const created = await tern(['token', 'create', 'nightly', '--role', 'viewer', '--days', '7', '--user', 'cli-admin'], operatorToken, false, { TERN_PASSWORD: 'cli-admin-password' });
+    expect(created.code).toBe(0);
+    const nightly = created.out.trim();
+    expect(nightly).toMatch(/^tern_[A-Za-z0-9_-]{43}$/);
+    expect(await tern(['arrays'], nightly)).toMatchObject({ code: 0 });
+    expect(await tern(['tokens'], nightly)).toMatchObject({ code: 1, err: expect.stringContaining('FORBIDDEN') });
+    const adminToken = (await tern(['token', 'create', 'cli-ops', '--role', 'admin', '--user', 'cli-admin', '--json'], operatorToken, false, { TERN_PASSWORD: 'cli-admin-password' })).out;
+    const admin = (JSON.parse(adminToken) as { token: string }).token;
+    const listed = await tern(['tokens', '--json'], admin);
+    const rows = JSON.parse(listed.out) as { id: string; name: string; revokedAt: string | null }[];
+    expect(listed.out).not.toContain(nightly);
+    const id = rows.find((row) => row.name === 'nightly')?.id ?? 'missing';
+    expect(await tern(['token', 'revoke', id], admin)).toMatchObject({ code: 0, out: expect.stringContaining('revoked API token "nightly"') });
+    expect(await tern(['arrays'], nightly)).toMatchObject({ code: 1, err: expect.stringContaining('UNAUTHORIZED') });
+  });
 
   it('runs as a command: npm run tern / bin/tern.mjs, with its exit code', async () => {
     const exec = promisify(execFile);
