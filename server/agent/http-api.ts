@@ -50,7 +50,8 @@ async function handle({ volumes, runtime, workloads, consoleKeySha256 }: AgentAp
     request.resume();
     return { status: 401, body: fail('missing or wrong console key (Authorization: Bearer <consoleKey>)', 'unauthenticated') };
   }
-  const { pathname } = new URL(request.url ?? '/', 'http://agent');
+  const url = requestUrl(request.url);
+  const { pathname } = url;
   const method = request.method ?? 'GET';
   if (pathname === '/v1/inventory') {
     if (method !== 'GET') return notAllowed(method, pathname, 'GET');
@@ -63,7 +64,7 @@ async function handle({ volumes, runtime, workloads, consoleKeySha256 }: AgentAp
   if (pathname === '/v1/workloads') return method === 'GET' ? ok(workloads.list()) : notAllowed(method, pathname, 'GET');
   const workload = workloadPath.exec(pathname);
   if (workload) {
-    const volumeName = `${decodeURIComponent(workload[1] ?? '')}/${decodeURIComponent(workload[2] ?? '')}`;
+    const volumeName = `${decodePart(workload[1] ?? '')}/${decodePart(workload[2] ?? '')}`;
     if (workload[3]) return method === 'POST' ? ok(await workloads.verify(volumeName)) : notAllowed(method, pathname, 'POST');
     if (method === 'PUT') return ok(await workloads.start(volumeName, await readBody(request, startWorkloadRequest)));
     if (method === 'DELETE') return ok(await workloads.stop(volumeName));
@@ -76,11 +77,11 @@ async function handle({ volumes, runtime, workloads, consoleKeySha256 }: AgentAp
   }
   const migration = migrationPath.exec(pathname);
   if (migration) {
-    const id = decodeURIComponent(migration[1] ?? '');
+    const id = decodePart(migration[1] ?? '');
     if (!jobId.safeParse(id).success) return { status: 400, body: fail(`${id} is not a migration id`, 'invalid-request') };
     const action = migration[2];
     if (!action) return method === 'GET' ? ok(runtime.get(id)) : notAllowed(method, pathname, 'GET');
-    if (action === 'samples') return method === 'GET' ? ok(runtime.samples(id, new URL(request.url ?? '/', 'http://agent').searchParams.get('after') ?? undefined)) : notAllowed(method, pathname, 'GET');
+    if (action === 'samples') return method === 'GET' ? ok(runtime.samples(id, url.searchParams.get('after') ?? undefined)) : notAllowed(method, pathname, 'GET');
     if (action === 'throttle') {
       if (method !== 'PUT') return notAllowed(method, pathname, 'PUT');
       return ok(runtime.setThrottle(id, (await readBody(request, throttleRequest)).bytesPerS));
@@ -92,7 +93,7 @@ async function handle({ volumes, runtime, workloads, consoleKeySha256 }: AgentAp
   }
   const lun = lunPath.exec(pathname);
   if (lun) {
-    const lunId = decodeURIComponent(lun[1] ?? '');
+    const lunId = decodePart(lun[1] ?? '');
     if (!z.uuid().safeParse(lunId).success) return { status: 400, body: fail(`${lunId} is not a LUN id (a UUID)`, 'invalid-request') };
     if (method === 'PUT') return ok(await volumes.mapLun(lunId, await readBody(request, mapLunRequest)));
     if (method === 'DELETE') return ok(await volumes.unmapLun(lunId));
@@ -118,6 +119,27 @@ async function readBody<T>(request: http.IncomingMessage, schema: z.ZodType<T>):
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new AgentRefusal(`invalid request: ${z.prettifyError(parsed.error)}`, 400, 'invalid-request');
   return parsed.data;
+}
+
+/**
+ * The request target as a URL. Prefixed rather than resolved against a base, so a target such as
+ * `//host/x` stays a path instead of naming another host; one that still does not parse is a 400.
+ */
+function requestUrl(target: string | undefined): URL {
+  try {
+    return new URL(`http://agent${target?.startsWith('/') ? target : `/${target ?? ''}`}`);
+  } catch {
+    throw new AgentRefusal(`request target "${(target ?? '').slice(0, 100)}" is not a valid path`, 400, 'invalid-request');
+  }
+}
+
+/** A path parameter; bad percent-encoding (`%ZZ`) is the caller's mistake, not an internal error. */
+function decodePart(part: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new AgentRefusal(`path segment "${part.slice(0, 100)}" is not valid percent-encoding`, 400, 'invalid-request');
+  }
 }
 
 const ok = (body: unknown): Reply => ({ status: 200, body });
