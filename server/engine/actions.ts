@@ -31,13 +31,18 @@ const PAST: Record<JobAction, string> = {
 
 async function load(db: Db, id: string) {
   const [found] = await db
-    .select({ row: migrations, host: { id: hosts.id, hostname: hosts.hostname, agentUrl: hosts.agentUrl }, volume: { name: volumes.nbdExport, regionSizeBytes: volumes.regionSizeBytes } })
+    .select({ row: migrations, host: { id: hosts.id, hostname: hosts.hostname, agentUrl: hosts.agentUrl, state: hosts.state }, volume: { name: volumes.nbdExport, regionSizeBytes: volumes.regionSizeBytes } })
     .from(migrations)
     .innerJoin(volumes, eq(volumes.id, migrations.volumeId))
     .innerJoin(hosts, eq(hosts.id, volumes.hostId))
     .where(eq(migrations.id, id));
   if (!found) throw new FleetError('not-found', `migration ${id} does not exist`);
   return found;
+}
+
+/** A fenced host's agent is not trusted, so no command reaches it; the way back is re-enrolment. */
+function fencedRefusal(volume: string, hostname: string, action: string) {
+  return new FleetError('conflict', `${volume}: cannot ${action}: host ${hostname} is fenced, so the console sends its agent nothing; re-enrol the host with a new token to act on its migrations`);
 }
 
 /** Whether the agent may hold the job: it is started during `preparing`, never before. */
@@ -66,6 +71,7 @@ export async function migrationAction(db: Db, actor: Actor, id: string, action: 
   const refused = refusal(action, row.state);
   if (refused) throw new FleetError('conflict', `${volume.name}: ${refused}`);
 
+  if (host.state === 'fenced' && (row.agentStatus || row.state === 'preparing')) throw fencedRefusal(volume.name, host.hostname, action);
   if (!(await agentHasJob(db, row, host))) {
     const local: Partial<Record<JobAction, MigrationState>> = { pause: 'paused', resume: 'queued', cancel: 'cancelled', rollback: 'rolled-back' };
     const to = local[action];
@@ -88,6 +94,7 @@ export async function setThrottle(db: Db, actor: Actor, id: string, bytesPerS: n
   const { row, host, volume } = await load(db, id);
   const refused = refusal('setThrottle', row.state);
   if (refused) throw new FleetError('conflict', `${volume.name}: ${refused}`);
+  if (host.state === 'fenced' && (row.agentStatus || row.state === 'preparing')) throw fencedRefusal(volume.name, host.hostname, 'setThrottle');
   const status = (await agentHasJob(db, row, host)) ? await agentClient.setMigrationThrottle(db, host, id, bytesPerS) : undefined;
   const limit = bytesPerS === null ? 'unlimited' : `${formatBytes(bytesPerS)}/s`;
   return record(db, row, (from) => ({

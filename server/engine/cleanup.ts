@@ -35,7 +35,7 @@ export async function migrationsToClean(db: Db): Promise<string[]> {
 export async function cleanupTarget(db: Db, row: MigrationRow): Promise<void> {
   if (!TARGET_DISCARDED.includes(row.state)) return;
   const [found] = await db
-    .select({ lun: luns, array: arrays, host: { id: hosts.id, hostname: hosts.hostname, agentUrl: hosts.agentUrl }, volume: volumes.nbdExport })
+    .select({ lun: luns, array: arrays, host: { id: hosts.id, hostname: hosts.hostname, agentUrl: hosts.agentUrl, state: hosts.state }, volume: volumes.nbdExport })
     .from(migrations)
     .innerJoin(luns, and(eq(luns.arrayId, migrations.targetArrayId), eq(luns.name, sql`'mig-' || ${migrations.id}::text`)))
     .innerJoin(arrays, eq(arrays.id, luns.arrayId))
@@ -44,6 +44,8 @@ export async function cleanupTarget(db: Db, row: MigrationRow): Promise<void> {
     .where(eq(migrations.id, row.id));
   if (!found) return;
   const { lun, array, host, volume } = found;
+  // A fenced host's agent is sent nothing; the target LUN is cleaned up once the host re-enrols.
+  if (host.state === 'fenced') return;
 
   // The console's state is final, but an agent job started by a prepare that raced a cancel
   // may still run on the target: stop it first (it keeps the source, since it never switched).

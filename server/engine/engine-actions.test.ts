@@ -6,9 +6,10 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { and, asc, eq } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { events, luns, plexes } from '@/db/schema';
+import { events, hosts, luns, plexes } from '@/db/schema';
 import type { MigrationSample } from '@/server/protocol/agent-api';
 import { actor, MiB, startEngineFixture, type EngineFixture } from '@/test/engine-fixture';
+import { fenceHost } from '@/server/fleet/fencing';
 import { waitFor } from '@/test/wait-for';
 import { migrationAction, setThrottle } from './actions';
 import { reconcileOnce } from './reconciler';
@@ -164,5 +165,21 @@ describe('operator actions', () => {
     expect((await migrationAction(fx.db, actor, created.id, 'cancel')).state).toBe('cancelled');
     await expectTargetDeleted(created.id, ready.targetLunId!, sourceLunId);
     expect((await fx.stopAndVerify('vol-closed')).verify?.lost).toBe(0);
+  });
+
+  // Last in this file: fencing revokes the fixture agent's credential.
+  it('refuses every action on a fenced host’s running migration, and sends its agent nothing', async () => {
+    const { volume } = await fx.volumeOnArray1('vol-fenced', null, false);
+    const created = await fx.create(volume.id, { throttleBytesPerS: MiB });
+    await fx.reconcileUntil(created.id, ['copying']);
+    const [host] = await fx.db.select({ hostname: hosts.hostname }).from(hosts).where(eq(hosts.id, fx.hostId));
+    await fenceHost(fx.db, actor, { hostId: fx.hostId, confirm: host!.hostname });
+    const before = await fx.migrationRow(created.id);
+    for (const action of ['pause', 'cancel', 'cutover', 'rollback'] as const) {
+      await expect(migrationAction(fx.db, actor, created.id, action)).rejects.toThrow(/is fenced, so the console sends its agent nothing; re-enrol the host/);
+    }
+    await expect(setThrottle(fx.db, actor, created.id, 2 * MiB)).rejects.toThrow(/is fenced/);
+    await reconcileOnce(fx.db);
+    expect(await fx.migrationRow(created.id)).toMatchObject({ state: before.state, throttleBytesPerS: before.throttleBytesPerS });
   });
 });
