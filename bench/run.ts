@@ -3,10 +3,12 @@
  * ratios against a baseline measured in the same run, never absolute pass/fail timings.
  */
 import { runDataplane, usage as dataplaneUsage } from './dataplane';
+import { runFleet, usage as fleetUsage } from './fleet';
 import { runPlanner, usage as plannerUsage } from './planner';
 
 const benchmarks: Record<string, { run: (args: string[]) => Promise<void>; usage: string }> = {
   dataplane: { run: runDataplane, usage: dataplaneUsage },
+  fleet: { run: runFleet, usage: fleetUsage },
   planner: { run: runPlanner, usage: plannerUsage },
 };
 
