@@ -47,4 +47,28 @@ describe('workload', () => {
     const report = await verifyLedger(device, { blockSizeBytes: 4096, acknowledged: [[0, 1]], inFlight: [[0, 2]] });
     expect(report).toMatchObject({ checked: 1, indeterminate: 1, lost: [] });
   });
+
+  it('never has two writes to one block in flight at once, so the last acknowledged is the last written', async () => {
+    // Found by the fault soak: workers that waited for the rate limiter together both wrote one
+    // block; the acknowledgements could then come back in the other order, and the ledger named
+    // an older write than the block held.
+    const device = memoryDevice(4096);
+    let inFlight = 0;
+    let most = 0;
+    const write = device.write;
+    device.write = async (offset, data) => {
+      most = Math.max(most, ++inFlight);
+      try {
+        await write(offset, data);
+      } finally {
+        inFlight--;
+      }
+    };
+    const workload = new Workload(device, { depth: 4, seed: 3, writeRateBytesPerS: 4096 * 1000 });
+    workload.start();
+    while (workload.stats.writes < 50) await new Promise((resolve) => setTimeout(resolve, 5));
+    await workload.stop();
+    expect(most).toBe(1);
+    expect((await verifyLedger(device, workload.ledger())).lost).toEqual([]);
+  });
 });

@@ -136,10 +136,12 @@ export class Workload {
         );
         continue;
       }
-      // One write per block at a time, so "in flight" is a single sequence number per block.
-      if (this.inFlight.has(offset)) continue;
       await this.bucket.take(this.blockSize);
       if (this.stopped) break;
+      // One write per block at a time, so "in flight" is a single sequence number per block and
+      // the last acknowledged write is the last one written. Checked after the wait above, with
+      // no await between the check and the claim: other workers may have claimed it meanwhile.
+      if (this.inFlight.has(offset)) continue;
       const sequence = ++this.sequence;
       this.inFlight.set(offset, sequence);
       try {
