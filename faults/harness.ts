@@ -1,0 +1,212 @@
+/**
+ * What every soak scenario of `npm run test:faults` shares: the run count and seed (from
+ * scripts/test-faults.mjs through TERN_FAULT_RUNS and TERN_FAULT_SEED), a seeded random source,
+ * a writer that runs in this process over the agent's NBD socket (so its ledger of acknowledged
+ * writes survives the agent), waiting for a migration to end, and the per-run record each
+ * scenario saves as JSON for the runner's table in docs/reliability.md.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { fileURLToPath } from 'node:url';
+import { eq } from 'drizzle-orm';
+import type { Db } from '@/db/open';
+import { arrays } from '@/db/schema';
+import { NbdClient } from '@/server/dataplane/nbd/client';
+import { verifyLedger, Workload } from '@/server/dataplane/workload';
+import { TERMINAL_STATES } from '@/server/engine/migration-states';
+import type { MigrationStatus } from '@/server/protocol/agent-api';
+import { MiB } from '@/test/engine-fixture';
+
+export const root = fileURLToPath(new URL('..', import.meta.url));
+export const soakRuns = Math.max(1, Number(process.env.TERN_FAULT_RUNS ?? 3));
+export const soakSeed = Number(process.env.TERN_FAULT_SEED ?? 1);
+const resultsDir = process.env.TERN_FAULT_RESULTS_DIR ?? path.join(root, 'test-results', 'faults');
+
+/** How long a migration may take to end after its fault before it counts as stuck. */
+export const STUCK_AFTER_MS = 120_000;
+/** The writer's hot range: the first 2 MiB of each 16 MiB volume, so copies race its writes. */
+export const HOT_BYTES = 2 * MiB;
+export const THROTTLE_BYTES_PER_S = 4 * MiB;
+
+/** mulberry32, seeded: the same seed draws the same strategies, moments and faults. */
+export function random(seed: number) {
+  // fmix32 of the seed first, so neighbouring seeds (runs 1, 2, 3) start far apart.
+  let x = Math.imul(seed ^ (seed >>> 16), 0x85ebca6b);
+  x = Math.imul(x ^ (x >>> 13), 0xc2b2ae35);
+  x = (x ^ (x >>> 16)) >>> 0;
+  const next = () => {
+    x = (x + 0x6d2b79f5) >>> 0;
+    let t = x;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+  return {
+    next,
+    between: (low: number, high: number) => low + next() * (high - low),
+    pick: <T>(choices: readonly T[]): T => choices[Math.floor(next() * choices.length)]!,
+  };
+}
+
+export interface RunRecord {
+  run: number;
+  seed: number;
+  strategy: 'mirror' | 'precopy';
+  /** What was done, e.g. `kill -9 agent in copying at 41%`. */
+  fault: string;
+  /** False when the migration had already ended before the fault's moment came. */
+  faultHit: boolean;
+  /** completed, failed, rolled-back, cancelled, or stuck (not ended within STUCK_AFTER_MS). */
+  outcome: string;
+  /** For a failed migration: its reason, shortened to a class such as `target write EIO`. */
+  reason: string | null;
+  /** Whether the outcome is what this fault must lead to (e.g. a persistent target EIO must fail). */
+  expected: boolean;
+  writesAcknowledged: number;
+  writesChecked: number;
+  writesLost: number;
+  writesIndeterminate: number;
+  /** Application writes that returned an error; counted, not lost (their content is indeterminate). */
+  writeErrors: number;
+  volumeBytes: number;
+  bytesCopied: number;
+  /** After an agent restart: what the job copied again (its DRL's dirty regions), and what was dirty just before the kill. */
+  recopiedBytes: number | null;
+  dirtyAtCrashBytes: number | null;
+  /** From the fault ending (restart, heal) to the migration's end. */
+  recoveryMs: number | null;
+  /** Anything worth a reader's attention (an agent that crashed of the fault, say). */
+  note: string | null;
+}
+
+export interface ScenarioResult {
+  scenario: string;
+  title: string;
+  database: 'pglite' | 'postgres';
+  seed: number;
+  runs: RunRecord[];
+  startedAt: string;
+  durationMs: number;
+  skipped: string | null;
+}
+
+/** Collects a scenario's runs and writes them to test-results/faults/<scenario>.json after each run. */
+export function scenarioRecorder(scenario: string, title: string) {
+  const started = Date.now();
+  const result: ScenarioResult = {
+    scenario,
+    title,
+    database: process.env.TERN_TEST_DATABASE_URL ? 'postgres' : 'pglite',
+    seed: soakSeed,
+    runs: [],
+    startedAt: new Date(started).toISOString(),
+    durationMs: 0,
+    skipped: null,
+  };
+  const save = () => {
+    result.durationMs = Date.now() - started;
+    mkdirSync(resultsDir, { recursive: true });
+    writeFileSync(path.join(resultsDir, `${scenario}.json`), `${JSON.stringify(result, null, 1)}\n`);
+  };
+  return {
+    result,
+    add(record: RunRecord) {
+      result.runs.push(record);
+      save();
+    },
+    skip(reason: string) {
+      result.skipped = reason;
+      save();
+    },
+    save,
+  };
+}
+
+/** The seed of run `run` of a scenario: distinct per scenario, reproducible from the base seed. */
+export function runSeed(scenarioIndex: number, run: number): number {
+  return (soakSeed * 1000 + scenarioIndex * 100 + run) >>> 0;
+}
+
+/**
+ * An application writing to a volume through the agent's NBD Unix socket from this process, so
+ * the ledger of acknowledged writes outlives an agent killed with SIGKILL. `reconnect` follows
+ * the agent after a restart; `finish` stops writing and verifies every acknowledged write.
+ */
+export async function startWriter(socketPath: string, exportName: string, seed: number) {
+  let client = await NbdClient.connect({ path: socketPath }, exportName);
+  const workload = new Workload(client, { depth: 4, writeRateBytesPerS: MiB, seed, range: { offset: 0, length: HOT_BYTES } });
+  workload.start();
+  return {
+    workload,
+    async reconnect(timeoutMs = 30_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        try {
+          client = await NbdClient.connect({ path: socketPath }, exportName);
+          workload.retarget(client);
+          return;
+        } catch (error) {
+          if (Date.now() > deadline) throw new Error(`cannot reconnect the writer to ${exportName}: ${(error as Error).message}`);
+          await sleep(200);
+        }
+      }
+    },
+    async finish() {
+      await workload.stop();
+      // A fresh connection: the last one may have died with the agent.
+      const reader = await NbdClient.connect({ path: socketPath }, exportName);
+      try {
+        const report = await verifyLedger(reader, workload.ledger());
+        return { acknowledged: workload.acknowledged.size, checked: report.checked, lost: report.lost.length, indeterminate: report.indeterminate, errors: workload.stats.errors, firstLost: report.lost[0] ?? null };
+      } finally {
+        await reader.close();
+      }
+    },
+  };
+}
+
+export const isTerminal = (state: string) => (TERMINAL_STATES as readonly string[]).includes(state);
+
+/** Polls `probe` until the migration is in a terminal state, or reports `stuck` after `timeoutMs`. */
+export async function waitForEnd(probe: () => Promise<{ state: string; error: string | null } | undefined>, timeoutMs = STUCK_AFTER_MS) {
+  const deadline = Date.now() + timeoutMs;
+  let last: { state: string; error: string | null } | undefined;
+  while (Date.now() < deadline) {
+    last = await probe().catch(() => last);
+    if (last && isTerminal(last.state)) return last;
+    await sleep(250);
+  }
+  return { state: 'stuck', error: `still ${last?.state ?? 'unknown'} after ${timeoutMs / 1000} s` };
+}
+
+/** A failure reason as a class for the table: side, operation and errno when it names them. */
+export function reasonClass(error: string | null): string | null {
+  if (!error) return null;
+  const io = /(source|target) LUN (read|write|flush) error at offset \d+ \((\w+)\)/.exec(error);
+  if (io) return `${io[1]} ${io[2]} ${io[3]}`;
+  return error.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…').slice(0, 60);
+}
+
+/** Calls the agent's HTTP API as the console; undefined when it does not answer in time. */
+export async function jobStatusFrom(agentUrl: string, consoleKey: string, id: string): Promise<MigrationStatus | undefined> {
+  try {
+    const response = await fetch(new URL(`/v1/migrations/${id}`, agentUrl), { headers: { authorization: `Bearer ${consoleKey}` }, signal: AbortSignal.timeout(3_000) });
+    return response.ok ? ((await response.json()) as MigrationStatus) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Raises a directory array's declared capacity (its manifest and its row), so many runs can
+ * move 16 MiB volumes onto one fixture's target array; the LUN files are sparse.
+ */
+export async function enlargeArray(db: Db, arrayId: string, folder: string, capacityBytes: number) {
+  const manifestFile = path.join(folder, 'tern-array.json');
+  const manifest = JSON.parse(await readFile(manifestFile, 'utf8')) as { capacityBytes: number };
+  manifest.capacityBytes = capacityBytes;
+  await writeFile(manifestFile, JSON.stringify(manifest));
+  await db.update(arrays).set({ capacityBytes }).where(eq(arrays.id, arrayId));
+}
