@@ -237,6 +237,14 @@ describe('fuzzing every tRPC procedure as an admin', () => {
     expect(procedures.length).toBeGreaterThan(30);
   });
 
+  // Found by this fuzzer on PostgreSQL (seed 1458885831): a NUL in a label was a 500 from the database.
+  it('refuses text with a NUL character before any procedure runs, naming the field', async () => {
+    const caller = await adminCaller();
+    const before = await digest();
+    await expect(call(caller, 'hosts.createEnrolmentToken', { label: '\u0000', ttlHours: 29 })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: 'label contains a NUL character; text must not' });
+    expect(await digest()).toBe(before);
+  });
+
   it.each(procedures.map(([path, procedure]) => [path, procedure] as const))('%s: no 500, and a refused mutation changes nothing', async (path, procedure) => {
     const caller = await adminCaller();
     const isMutation = procedure._def.type === 'mutation';

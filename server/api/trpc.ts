@@ -104,11 +104,32 @@ const observed = t.middleware(async ({ path, type, ctx, next }) => {
   return result;
 });
 
+/** The first string in an input that holds a NUL character, by its path ("label"), or null. */
+function nulPath(value: unknown, path = '', depth = 0): string | null {
+  if (typeof value === 'string') return value.includes('\u0000') ? path || 'input' : null;
+  if (depth > 32 || value === null || typeof value !== 'object') return null;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = nulPath(inner, path ? `${path}.${key}` : key, depth + 1);
+    if (found) return found;
+  }
+  return null;
+}
+
+/**
+ * Text with a NUL character is refused before any procedure sees it: PostgreSQL cannot store
+ * it in a text column, so it would otherwise surface as an internal error halfway through.
+ */
+const noNulText = t.middleware(async ({ getRawInput, next }) => {
+  const found = nulPath(await getRawInput());
+  if (found) throw new TRPCError({ code: 'BAD_REQUEST', message: `${found} contains a NUL character; text must not` });
+  return next();
+});
+
 export const createTRPCRouter = t.router;
 export const createCallerFactory = t.createCallerFactory;
 
 /** Only sign-in is public. */
-export const publicProcedure = t.procedure.meta({ access: 'public' }).use(observed).use(domainErrors);
+export const publicProcedure = t.procedure.meta({ access: 'public' }).use(observed).use(noNulText).use(domainErrors);
 
 function requireRole(role: Role) {
   // Registered before `.input()`, so it runs before the input is parsed: an anonymous caller
@@ -123,6 +144,7 @@ function requireRole(role: Role) {
     }
     return next({ ctx: { ...ctx, user: ctx.user } });
     })
+    .use(noNulText)
     .use(domainErrors);
 }
 
