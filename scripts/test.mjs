@@ -34,8 +34,9 @@ function vitest(label, outputFile, env, filters = []) {
 }
 
 /**
- * The test files that open a database (they call freshDatabase); the rest (data plane, NBD,
- * agents without a console) do not depend on which database the console has, so they run once.
+ * The test files that open a database (they call freshDatabase) or need the PostgreSQL server
+ * itself (they read TERN_TEST_DATABASE_URL: replicas, LISTEN/NOTIFY, migration locking); the
+ * rest (data plane, NBD, agents without a console) do not depend on the database, so they run once.
  */
 function databaseSuites() {
   const found = [];
@@ -43,7 +44,7 @@ function databaseSuites() {
     for (const entry of readdirSync(folder, { withFileTypes: true })) {
       const file = path.join(folder, entry.name);
       if (entry.isDirectory()) visit(file);
-      else if (entry.name.endsWith('.test.ts') && readFileSync(file, 'utf8').includes('freshDatabase(')) found.push(file);
+      else if (entry.name.endsWith('.test.ts') && /freshDatabase\(|process\.env\.TERN_TEST_DATABASE_URL/.test(readFileSync(file, 'utf8'))) found.push(file);
     }
   };
   for (const folder of ['server', 'db', 'test']) if (existsSync(folder)) visit(folder);
