@@ -1,6 +1,6 @@
 /**
  * Soak (a), TESTING.md design 3: the agent killed with SIGKILL at a random moment of a
- * migration (random strategy, random moment, random time down), then restarted on its data
+ * migration (mirror and precopy in turn, random moment, random time down), then restarted on its data
  * folder. The console runs in this process with its reconciler; the writer runs here too, over
  * NBD, so its ledger survives the agent. Each run must end completed or failed with a reason,
  * copy again no more than what was dirty at the crash (plus what the DRL's last checkpoint could
@@ -23,6 +23,7 @@ import {
   runSeed,
   scenarioRecorder,
   soakRuns,
+  strategyFor,
   startWriter,
   THROTTLE_BYTES_PER_S,
   waitForEnd,
@@ -50,7 +51,7 @@ describe('soak: kill -9 of the agent during a migration', () => {
     it(`run ${run}`, async () => {
       const seed = runSeed(1, run);
       const rng = random(seed);
-      const strategy = rng.pick(['mirror', 'precopy'] as const);
+      const strategy = strategyFor(run);
       const name = `kill-agent-${run}`;
       const { volume } = await fx.volumeOnArray1(name, null, false);
       const socket = path.join(agent.dataDir, 'nbd.sock');

@@ -19,7 +19,7 @@ import { createMigration } from '@/server/engine/create';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { actor, MiB, startEngineFixture, VOLUME_BYTES, type EngineFixture } from '@/test/engine-fixture';
 import { waitFor } from '@/test/wait-for';
-import { enlargeArray, jobStatusFrom, random, reasonClass, root, runSeed, scenarioRecorder, soakRuns, startWriter, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
+import { enlargeArray, jobStatusFrom, random, reasonClass, root, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
 
 const onPostgres = Boolean(process.env.TERN_TEST_DATABASE_URL);
 let fx: EngineFixture;
@@ -105,7 +105,7 @@ describe(`soak: kill -9 of a console ${onPostgres ? 'replica (PostgreSQL)' : '(P
     it(`run ${run}`, async () => {
       const seed = runSeed(2, run);
       const rng = random(seed);
-      const strategy = rng.pick(['mirror', 'precopy'] as const);
+      const strategy = strategyFor(run);
       const name = `kill-console-${run}`;
       const dataDir = path.join(fx.root, 'db');
       const input = { volumeId: volumeIds[run - 1]!, targetArrayId: fx.arrayIds['ARR-02'], strategy, throttleBytesPerS: THROTTLE_BYTES_PER_S, cutoverPolicy: { mode: 'auto', commit: 'auto' } } as const;

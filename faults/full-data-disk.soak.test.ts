@@ -19,7 +19,7 @@ import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { killAllAgents, spawnAgent, type AgentProcess } from '@/test/agent-process';
 import { waitFor } from '@/test/wait-for';
 import { MiB, startEngineFixture, VOLUME_BYTES, type EngineFixture } from '@/test/engine-fixture';
-import { enlargeArray, jobStatusFrom, random, reasonClass, runSeed, scenarioRecorder, soakRuns, startWriter, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
+import { enlargeArray, jobStatusFrom, random, reasonClass, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
 
 const TMPFS_BYTES = 16 * MiB;
 let fx: EngineFixture;
@@ -97,7 +97,7 @@ describe.skipIf(unavailable)("soak: the agent's data disk full during a migratio
     it(`run ${run}`, async () => {
       const seed = runSeed(5, run);
       const rng = random(seed);
-      const strategy = rng.pick(['mirror', 'precopy'] as const);
+      const strategy = strategyFor(run);
       const name = `full-disk-${run}`;
       const { volume } = await fx.volumeOnArray1(name, null, false);
       const writer = await startWriter(path.join(agent.dataDir, 'nbd.sock'), `dg/${name}`, seed);

@@ -43,6 +43,8 @@ export function random(seed: number) {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
+  // Neighbouring seeds still start alike for a draw or two: skip those.
+  for (let i = 0; i < 4; i++) next();
   return {
     next,
     between: (low: number, high: number) => low + next() * (high - low),
@@ -122,6 +124,14 @@ export function scenarioRecorder(scenario: string, title: string) {
     },
     save,
   };
+}
+
+/**
+ * Mirror and precopy in turn, starting from one the base seed picks, so even a short soak meets
+ * both strategies under every fault.
+ */
+export function strategyFor(run: number): 'mirror' | 'precopy' {
+  return (run + soakSeed) % 2 === 0 ? 'mirror' : 'precopy';
 }
 
 /** The seed of run `run` of a scenario: distinct per scenario, reproducible from the base seed. */

@@ -87,14 +87,14 @@ const git = (args) => {
     return 'unknown';
   }
 };
-const dirty = git(['status', '--porcelain', '--', 'server', 'test', 'faults', 'db']) ? ' (with uncommitted changes in the tree)' : '';
+const dirty = git(['status', '--porcelain', '--untracked-files=no', '--', 'server', 'test', 'faults', 'db', 'vitest.faults.config.ts']) ? ' (with uncommitted changes in the tree)' : '';
 const environment = [
   `- Date: ${new Date(started).toISOString()}; duration ${Math.floor(durationS / 60)} min ${durationS % 60} s`,
   `- Commit: ${git(['rev-parse', '--short', 'HEAD'])}${dirty}`,
   `- Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
   `- Database: ${process.env.TERN_TEST_DATABASE_URL ? 'PostgreSQL (TERN_TEST_DATABASE_URL)' : 'PGlite'}`,
   `- Command: \`npm run test:faults -- --runs ${runs} --seed ${seed}${values.only ? ` --only ${values.only}` : ''}\` (the seed reproduces every strategy, moment, duration and fault drawn)`,
-  `- Runs: ${n}; acknowledged writes lost: ${lost}; runs not as required: ${bad.length}. With 0 failures in ${n} runs, the 95% upper bound on the per-run failure rate is about 3/${n} = ${n ? ((3 / n) * 100).toFixed(0) : '—'}% (per scenario, 3/${runs} = ${((3 / runs) * 100).toFixed(0)}%).`,
+  `- Runs: ${n}; runs that lost an acknowledged write: ${allRuns.filter((row) => row.writesLost > 0).length} (${lost} writes); runs not ending as their fault requires: ${bad.length}; stuck: ${allRuns.filter((row) => row.outcome === 'stuck').length}. For a property that held in all ${n} runs, the 95% upper bound on its per-run failure rate is about 3/${n} = ${n ? ((3 / n) * 100).toFixed(0) : '—'}% (per scenario, 3/${runs} = ${((3 / runs) * 100).toFixed(0)}%).`,
 ].join('\n');
 const perRun = results
   .flatMap((result) => result.runs.map((row) => `| ${result.scenario} | ${row.run} | ${row.seed} | ${row.strategy} | ${row.fault.replaceAll('|', '\\|')} | ${row.outcome}${row.reason ? ` (${row.reason})` : ''} | ${row.writesLost} | ${row.note ? row.note.replaceAll('|', '\\|') : ''} |`))
