@@ -162,6 +162,7 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
     await writeFile(planFile, JSON.stringify(plan));
     await createVolumeFiles(plan);
     const started = performance.now();
+    const setup = { seedS: 0, enrolledS: 0, migrationsCreatedS: 0, warmUpS: 0, enrolRetries: 0 };
     const stamp = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 
     const consoleChild = new JsonChild('console', ['--conditions=react-server', '--import', 'tsx', 'bench/fleet/console.ts', '--plan', planFile, ...(databaseUrl ? ['--database-url', databaseUrl] : ['--data-dir', path.join(root, 'pglite')])]);
@@ -173,6 +174,7 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
     const ready = await consoleChild.next('ready');
     const consoleUrl = String(ready.url);
     const apiToken = String(ready.apiToken);
+    setup.seedS = Number(ready.seedS);
     const tokensFile = path.join(root, 'tokens.json');
     await writeFile(tokensFile, JSON.stringify(ready.enrolmentTokens));
     console.log(`  [${stamp()}] console on ${database} seeded ${options.arrays} arrays, ${plan.hosts.length * plan.hosts[0]!.luns.length} LUNs, ${options.hosts} enrolment tokens in ${Number(ready.seedS).toFixed(1)} s`);
@@ -181,6 +183,7 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
     const heartbeatLatencies: number[] = [];
     let heartbeatsFailed = 0;
     const migrationsCreated = consoleChild.next('migrations-created');
+    migrationsCreated.catch(() => undefined); // awaited below; a console that exits first fails the run there
     const perProcess = Math.ceil(options.hosts / options.agentProcesses);
     for (let p = 0; p < options.agentProcesses; p++) {
       const from = p * perProcess;
@@ -193,9 +196,13 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
         heartbeatsFailed = Number(line.failed);
       });
     }
-    await Promise.all(children.slice(1).map((child) => child.next('enrolled')));
-    console.log(`  [${stamp()}] ${options.hosts} agents enrolled in ${options.agentProcesses} processes`);
+    const enrolled = await Promise.all(children.slice(1).map((child) => child.next('enrolled')));
+    const retries = enrolled.reduce((sum, line) => sum + Number(line.enrolRetries), 0);
+    setup.enrolRetries = retries;
+    setup.enrolledS = (performance.now() - started) / 1000;
+    console.log(`  [${stamp()}] ${options.hosts} agents enrolled in ${options.agentProcesses} processes (${retries} enrolment retries of an unreachable console)`);
     const migrationIds = (await migrationsCreated).migrationIds as string[];
+    setup.migrationsCreatedS = (performance.now() - started) / 1000;
     console.log(`  [${stamp()}] ${migrationIds.length} migrations created; the engine admits and starts them`);
 
     // Browsers: each watches one migration's samples and the event log.
@@ -203,13 +210,13 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
     const samplesSeen = { window: 0 };
     for (let s = 0; s < options.subscribers; s++) {
       subscriptions.push(
-        subscribe(consoleUrl, apiToken, 'migrations.onSample', { id: migrationIds[s]!, lastEventId: null }, (data, arrivedAtMs) => {
+        subscribe(consoleUrl, apiToken, 'migrations.onSample', { id: migrationIds[s]! }, (data, arrivedAtMs) => {
           const at = (data as { at?: Date }).at;
           if (!measuring || !(at instanceof Date)) return;
           samplesSeen.window++;
           lagsMs.push(arrivedAtMs - at.getTime());
         }),
-        subscribe(consoleUrl, apiToken, 'events.onEvent', { lastEventId: null }, () => {}),
+        subscribe(consoleUrl, apiToken, 'events.onEvent', {}, () => {}),
       );
     }
 
@@ -217,13 +224,18 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
     const warmUpUntil = Date.now() + 180_000;
     let running = 0;
     while (Date.now() < warmUpUntil) {
-      const listed = await fetch(`${consoleUrl}/api/trpc/migrations.list?input=${encodeURIComponent(JSON.stringify({ json: { states: ['syncing', 'copying'], limit: 500 } }))}`, { headers: { authorization: `Bearer ${apiToken}` } });
-      running = ((await listed.json()) as { result: { data: { json: unknown[] } } }).result.data.json.length;
+      try {
+        const listed = await fetch(`${consoleUrl}/api/trpc/migrations.list?input=${encodeURIComponent(JSON.stringify({ json: { states: ['syncing', 'copying'], limit: 500 } }))}`, { headers: { authorization: `Bearer ${apiToken}` } });
+        running = ((await listed.json()) as { result: { data: { json: unknown[] } } }).result.data.json.length;
+      } catch (error) {
+        console.log(`  [${stamp()}] warm-up: migrations.list failed (${(error as Error).message}); the console is busy, trying again`);
+      }
       if (running >= Math.min(500, migrationIds.length)) break;
       await sleep(2_000);
     }
     console.log(`  [${stamp()}] ${running} migrations copying; measuring for ${options.windowS} s`);
 
+    setup.warmUpS = (performance.now() - started) / 1000 - setup.migrationsCreatedS;
     measuring = true;
     const windowStart = Date.now();
     const windowEnd = windowStart + options.windowS * 1000;
@@ -273,6 +285,8 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
       rssMiB: spread(inWindow.map((line) => line.rssBytes! / MiB)),
       heapMiB: spread(inWindow.map((line) => line.heapUsedBytes! / MiB)),
       subscriptions: subscriptions.length,
+      subscriptionReconnects: subscriptions.reduce((sum, subscription) => sum + subscription.reconnects, 0),
+      setup,
     };
     return run;
   } finally {

@@ -58,6 +58,7 @@ interface Job {
   copiedAtLastSample: number;
 }
 
+let enrolRetries = 0;
 /** Heartbeat round trips, seen from the agents. */
 const heartbeats = { sent: 0, failed: 0, latenciesMs: [] as number[] };
 
@@ -88,19 +89,34 @@ class LightAgent {
     server.listen(0, '127.0.0.1');
     await once(server, 'listening');
     this.agentUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-    const response = await fetch(`${consoleUrl}/api/agent/v1/enrol`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ token: this.token, hostname: this.host.hostname, agentUrl: this.agentUrl, agentVersion: 'bench-light-1' }),
-    });
-    if (!response.ok) throw new Error(`${this.host.hostname}: enrolment refused: HTTP ${response.status} ${await response.text()}`);
-    const enrolled = enrolResponse.parse(await response.json());
+    const enrolled = enrolResponse.parse(await this.enrol());
     this.hostId = enrolled.hostId;
     this.credential = enrolled.credential;
     this.consoleKeyHash = sha256(enrolled.consoleKey);
     await this.heartbeat();
     // Spread the agents over the interval, as hosts started at different times would be.
     setTimeout(() => setInterval(() => void this.heartbeat(), HEARTBEAT_INTERVAL_MS), Math.random() * HEARTBEAT_INTERVAL_MS);
+  }
+
+  /** Retries an unreachable or overloaded console (as a real agent does) but not a refusal. */
+  private async enrol(): Promise<unknown> {
+    for (let attempt = 1; ; attempt++) {
+      let response: Response;
+      try {
+        response = await fetch(`${consoleUrl}/api/agent/v1/enrol`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ token: this.token, hostname: this.host.hostname, agentUrl: this.agentUrl, agentVersion: 'bench-light-1' }),
+        });
+      } catch (error) {
+        if (attempt >= 10) throw new Error(`${this.host.hostname}: console unreachable after ${attempt} tries: ${(error as Error).message}`);
+        enrolRetries++;
+        await new Promise((resolve) => setTimeout(resolve, 1_000 * attempt));
+        continue;
+      }
+      if (!response.ok) throw new Error(`${this.host.hostname}: enrolment refused: HTTP ${response.status} ${await response.text()}`);
+      return response.json();
+    }
   }
 
   private inventory(): Inventory {
@@ -302,8 +318,8 @@ const from = Number(values.from);
 const to = Number(values.to);
 const agents = plan.hosts.slice(from, to).map((host, i) => new LightAgent(host, tokens[from + i]!));
 // Enrol a few at a time, as a fleet rollout would, rather than all in one burst.
-for (let i = 0; i < agents.length; i += 10) await Promise.all(agents.slice(i, i + 10).map((agent) => agent.start()));
-print({ msg: 'enrolled', agents: agents.length });
+for (let i = 0; i < agents.length; i += 5) await Promise.all(agents.slice(i, i + 5).map((agent) => agent.start()));
+print({ msg: 'enrolled', agents: agents.length, enrolRetries });
 
 setInterval(() => {
   const latencies = heartbeats.latenciesMs.splice(0);

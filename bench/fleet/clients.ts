@@ -26,15 +26,22 @@ export async function timeQuery(consoleUrl: string, token: string, call: ListCal
 export interface Subscription {
   /** Messages received (not counting the connection's own control events). */
   readonly received: number;
+  /** Times the stream failed or ended and was opened again. */
+  readonly reconnects: number;
   close(): void;
 }
 
-/** Opens an SSE subscription; `onData` gets each message's deserialized payload and its arrival time. */
-export function subscribe(consoleUrl: string, token: string, procedure: string, input: unknown, onData: (data: unknown, arrivedAtMs: number) => void): Subscription {
+/**
+ * Opens an SSE subscription and keeps it open as a browser's EventSource does: when the stream
+ * fails or ends it reconnects after a second with the last tracked id, so nothing is skipped.
+ * `onData` gets each message's deserialized payload and its arrival time.
+ */
+export function subscribe(consoleUrl: string, token: string, procedure: string, input: Record<string, unknown>, onData: (data: unknown, arrivedAtMs: number) => void): Subscription {
   const abort = new AbortController();
-  const state = { received: 0 };
-  void (async () => {
-    const response = await fetch(`${consoleUrl}/api/trpc/${procedure}${inputQuery(input)}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: abort.signal });
+  const state = { received: 0, reconnects: 0 };
+  let lastEventId: string | null = null;
+  const readOnce = async () => {
+    const response = await fetch(`${consoleUrl}/api/trpc/${procedure}${inputQuery({ ...input, lastEventId })}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: abort.signal });
     if (!response.ok || !response.body) throw new Error(`${procedure}: HTTP ${response.status} ${await response.text()}`);
     const decoder = new TextDecoder();
     let buffered = '';
@@ -49,16 +56,26 @@ export function subscribe(consoleUrl: string, token: string, procedure: string, 
         if (lines.some((line) => line.startsWith('event:'))) continue; // connected, ping, return
         const data = lines.filter((line) => line.startsWith('data:')).map((line) => line.slice(5).trimStart()).join('\n');
         if (!data) continue;
+        lastEventId = lines.find((line) => line.startsWith('id:'))?.slice(3).trim() ?? lastEventId;
         state.received++;
         onData(superjson.deserialize(JSON.parse(data) as Parameters<typeof superjson.deserialize>[0]), arrivedAtMs);
       }
     }
-  })().catch((error: unknown) => {
-    if ((error as Error).name !== 'AbortError') console.error(`subscription ${procedure} ended: ${(error as Error).message}`);
-  });
+  };
+  void (async () => {
+    while (!abort.signal.aborted) {
+      await readOnce().catch(() => undefined);
+      if (abort.signal.aborted) break;
+      state.reconnects++;
+      await new Promise((resolve) => setTimeout(resolve, 1_000));
+    }
+  })();
   return {
     get received() {
       return state.received;
+    },
+    get reconnects() {
+      return state.reconnects;
     },
     close: () => abort.abort(),
   };

@@ -22,6 +22,9 @@ export interface FleetRun {
   rssMiB: Spread | null;
   heapMiB: Spread | null;
   subscriptions: number;
+  subscriptionReconnects: number;
+  /** Seconds from the start: seeding (console's own), all agents enrolled, migrations created; then the warm-up's length. */
+  setup: { seedS: number; enrolledS: number; migrationsCreatedS: number; warmUpS: number; enrolRetries: number };
 }
 
 export interface FleetReport {
@@ -47,7 +50,9 @@ function rows(run: FleetRun): Cells[] {
     ['console CPU, cores (mean; per-second median [range])', `${run.coresMean?.toFixed(2) ?? '—'}; ${formatSpread(run.cores, 2)}`],
     ['console RSS, MiB', formatSpread(run.rssMiB, 0)],
     ['console heap used, MiB', formatSpread(run.heapMiB, 0)],
-    ['open SSE subscriptions', String(run.subscriptions)],
+    ['SSE subscriptions (reconnects after a failure)', `${run.subscriptions} (${run.subscriptionReconnects})`],
+    ['set-up: seed / all enrolled / migrations created / warm-up, s', `${run.setup.seedS.toFixed(0)} / ${run.setup.enrolledS.toFixed(0)} / ${run.setup.migrationsCreatedS.toFixed(0)} / ${run.setup.warmUpS.toFixed(0)}`],
+    ['enrolments retried (console unreachable)', String(run.setup.enrolRetries)],
   ];
 }
 
