@@ -53,6 +53,10 @@ async function main() {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // Background bookkeeping (a state file, a checkpoint) can fail, e.g. on a full data disk. The
+  // agent keeps serving its volumes and says so: every write an application waits for is
+  // awaited on its own path and answered with its error, so nothing acknowledged depends on it.
+  process.on('unhandledRejection', (error) => log.error('background task failed; the agent keeps running', { error: error instanceof Error ? error.message : String(error) }));
   await started;
 }
 

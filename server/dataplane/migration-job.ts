@@ -324,19 +324,19 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   setThrottle(bytesPerS: number | null) {
     this.state.throttleBytesPerS = bytesPerS;
     this.copyBucket.setRate(bytesPerS);
-    void this.persist();
+    this.persistSoon();
   }
 
   pause() {
     this.requireActive('pause');
     this.state.paused = true;
-    void this.persist();
+    this.persistSoon();
   }
 
   resume() {
     this.requireActive('resume');
     this.state.paused = false;
-    void this.persist();
+    this.persistSoon();
     this.wake?.();
   }
 
@@ -805,7 +805,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       return;
     }
     this.state.faultsRetried = (this.state.faultsRetried ?? 0) + 1;
-    void this.persist();
+    this.persistSoon();
     this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
     const backoffMs = Math.min(2000, FAULT_BACKOFF_MS * 2 ** (this.faultRoundsInRow - 1));
     this.faultBackoff = new Promise<void>((resolve) => setTimeout(resolve, backoffMs)).then(() => {
@@ -834,6 +834,11 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   }
 
   private persisting: Promise<void> = Promise.resolve();
+
+  /** persist() for callers that do not wait: a failure is reported as the job's 'error' event only. */
+  private persistSoon() {
+    this.persist().catch(() => undefined);
+  }
 
   /** Writes the state file; writes are serialized, each one taking the state as it is then. */
   private persist(): Promise<void> {
