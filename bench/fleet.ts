@@ -314,7 +314,12 @@ export async function runFleet(args: string[]): Promise<void> {
     }
     console.log(`fleet on ${database}: ${options.hosts} hosts, ${options.luns} LUNs on ${options.arrays} arrays, ${options.migrations} migrations, ${options.subscribers} browsers …`);
     try {
-      runs.push(await runOnce(options, database, url));
+      const run = await runOnce(options, database, url);
+      runs.push(run);
+      console.log(`\n${renderFleetText({ options, machine, runs: [run], skipped: [] })}\n`);
+    } catch (error) {
+      skipped.push(`${database === 'pglite' ? 'PGlite' : 'PostgreSQL'} at this scale: the run failed: ${(error as Error).message}`);
+      console.error(`fleet on ${database} failed: ${(error as Error).message}`);
     } finally {
       local?.stop();
     }

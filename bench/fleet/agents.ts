@@ -38,6 +38,7 @@ const print = (line: Record<string, unknown>) => process.stdout.write(`${JSON.st
 const sha256 = (text: string) => createHash('sha256').update(text).digest();
 const REGION_BYTES = 64 * 1024;
 const MAX_SAMPLES = 120;
+const HEARTBEAT_TIMEOUT_MS = 10_000;
 
 class HttpError extends Error {
   constructor(
@@ -94,8 +95,11 @@ class LightAgent {
     this.credential = enrolled.credential;
     this.consoleKeyHash = sha256(enrolled.consoleKey);
     await this.heartbeat();
-    // Spread the agents over the interval, as hosts started at different times would be.
-    setTimeout(() => setInterval(() => void this.heartbeat(), HEARTBEAT_INTERVAL_MS), Math.random() * HEARTBEAT_INTERVAL_MS);
+    // As server/agent/heartbeat.ts: the next heartbeat 3 s after the last one ended (so a slow
+    // console is not sent more and more at once), each given up after 10 s. The first waits a
+    // random part of the interval, spreading the agents as hosts started at different times are.
+    const loop = () => void this.heartbeat().finally(() => setTimeout(loop, HEARTBEAT_INTERVAL_MS));
+    setTimeout(loop, Math.random() * HEARTBEAT_INTERVAL_MS);
   }
 
   /** Retries an unreachable or overloaded console (as a real agent does) but not a refusal. */
@@ -107,6 +111,7 @@ class LightAgent {
           method: 'POST',
           headers: { 'content-type': 'application/json' },
           body: JSON.stringify({ token: this.token, hostname: this.host.hostname, agentUrl: this.agentUrl, agentVersion: 'bench-light-1' }),
+          signal: AbortSignal.timeout(HEARTBEAT_TIMEOUT_MS),
         });
       } catch (error) {
         if (attempt >= 10) throw new Error(`${this.host.hostname}: console unreachable after ${attempt} tries: ${(error as Error).message}`);
@@ -134,6 +139,7 @@ class LightAgent {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.hostId}.${this.credential}` },
         body: JSON.stringify({ agentUrl: this.agentUrl, agentVersion: 'bench-light-1', inventory: this.inventory(), writeRates: [{ nbdExport: 'dg/vol', writeRateBytesPerS: 0, writeRateP95BytesPerS: 0 }] }),
+        signal: AbortSignal.timeout(HEARTBEAT_TIMEOUT_MS),
       });
       await response.arrayBuffer();
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
