@@ -18,7 +18,7 @@ import type { MigrationStatus } from '@/server/protocol/agent-api';
 import { causeOf, consoleState, progressOf } from './agent-status';
 import type { CutoverPolicy, MigrationRow } from './create';
 import { serializeAdmission, underLease } from './lease';
-import { passEvents } from './pass-events';
+import { passEvents, type PassEvent } from './pass-events';
 import { ingestSamples } from './samples';
 import type { ThrottleShare } from './scheduler';
 import { planTick, type Directive } from './tick-plan';
@@ -182,17 +182,21 @@ async function follow(db: Db, ctx: Context) {
   const to = consoleState(status, row.state);
   const patch = { ...progressOf(status, volume.regionSizeBytes), agentUnreachableSince: null };
   let current: MigrationRow | undefined = row;
-  // Passes the agent finished since the last look are explained in events, with the row that records them.
-  const explainPasses = (tx: Tx) => appendPassEvents(tx, row, status, volume.regionSizeBytes);
+  // Passes the agent finished since the last look are explained in events, with the row that
+  // records them; a tick with no finished pass (nearly all of them) is a plain update.
+  const finished = passEvents(row.agentStatus as MigrationStatus | null, status, volume.regionSizeBytes);
+  const explainPasses = (tx: Tx) => appendPassEvents(tx, row.id, status.volume, finished);
   if (to === row.state) {
-    const explained = await db.transaction(async (tx) => {
-      const [updated] = await tx
+    const update = (q: Db | Tx) =>
+      q
         .update(migrations)
         .set({ ...patch, updatedAt: new Date() })
         .where(and(eq(migrations.id, row.id), eq(migrations.state, row.state), underLease(row)))
         .returning({ id: migrations.id });
-      return updated ? explainPasses(tx) : [];
-    });
+    const explained =
+      finished.length === 0
+        ? (await update(db), [])
+        : await db.transaction(async (tx) => ((await update(tx)).length ? explainPasses(tx) : []));
     publishEvents(...explained);
     if (row.agentUnreachableSince) await recordReachable(db, row, host);
   } else {
@@ -258,11 +262,9 @@ async function releaseSource(db: Db, { row, host, volume }: Context) {
 }
 
 /** Awaits an array call, treating "no such LUN or mapping" as already done. */
-async function appendPassEvents(tx: Tx, row: MigrationRow, status: MigrationStatus, regionSizeBytes: number): Promise<EventRow[]> {
+async function appendPassEvents(tx: Tx, migrationId: string, volume: string, finished: PassEvent[]): Promise<EventRow[]> {
   const explained = [];
-  for (const event of passEvents(row.agentStatus as MigrationStatus | null, status, regionSizeBytes)) {
-    explained.push(await appendEvent(tx, { ...event, actor: engineActor, object: { kind: 'migration', id: row.id, name: status.volume } }));
-  }
+  for (const event of finished) explained.push(await appendEvent(tx, { ...event, actor: engineActor, object: { kind: 'migration', id: migrationId, name: volume } }));
   return explained;
 }
 
