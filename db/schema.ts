@@ -365,7 +365,8 @@ export const migrationSamples = pgTable(
     writeLatencyP99Us: integer('write_latency_p99_us'),
     throttleBytesPerS: bytes('throttle_bytes_per_s'),
   },
-  (t) => [index('migration_samples_migration_at_idx').on(t.migrationId, t.at)],
+  // Unique: an agent's push and the engine's pull may bring the same sample; it is stored once.
+  (t) => [uniqueIndex('migration_samples_migration_at_idx').on(t.migrationId, t.at)],
 );
 
 /** Append-only audit and event log. */
