@@ -12,11 +12,27 @@ const bin = (name) => path.join('node_modules', '.bin', name);
 const totals = { passed: 0, failed: 0, skipped: 0 };
 let exitCode = 0;
 
+/** Steps that exited non-zero, with why, repeated at the end so a failure is never only scrolled past. */
+const problems = [];
+
 function run(label, command, args, env = {}) {
   console.log(`\n=== ${label} ===`);
   const child = spawnSync(command, args, { stdio: 'inherit', env: { ...process.env, ...env } });
-  if (child.status !== 0) exitCode = 1;
+  if (child.status !== 0) {
+    exitCode = 1;
+    problems.push(`${label} exited with ${child.status === null ? `signal ${child.signal}` : `status ${child.status}`}`);
+  }
   return child.status === 0;
+}
+
+/**
+ * A runner that exited non-zero while none of its tests failed (Vitest does on an unhandled error
+ * or rejection outside any test) fails the run all the same, and counts as one failure below.
+ */
+function countStepFailure(failedBefore) {
+  if (totals.failed > failedBefore) return;
+  totals.failed += 1;
+  problems[problems.length - 1] += ' although no test failed (an error outside the tests: look above for "Unhandled")';
 }
 
 function countVitest(file) {
@@ -29,8 +45,10 @@ function countVitest(file) {
 
 function vitest(label, outputFile, env, filters = []) {
   rmSync(outputFile, { force: true });
-  run(label, bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${outputFile}`, ...filters], env);
+  const failedBefore = totals.failed;
+  const ok = run(label, bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${outputFile}`, ...filters], env);
   countVitest(outputFile);
+  if (!ok) countStepFailure(failedBefore);
 }
 
 /**
@@ -61,7 +79,8 @@ if (process.env.TERN_SKIP_E2E === '1') {
 } else if (run('next build', process.execPath, [path.join('node_modules', 'next', 'dist', 'bin', 'next'), 'build'], { NEXT_TELEMETRY_DISABLED: '1' })) {
   const report = path.join(results, 'playwright.json');
   rmSync(report, { force: true });
-  run('Playwright', bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: report });
+  const failedBefore = totals.failed;
+  const ok = run('Playwright', bin('playwright'), ['test', '--reporter=list,json'], { PLAYWRIGHT_JSON_OUTPUT_NAME: report });
   if (existsSync(report)) {
     const { stats } = JSON.parse(readFileSync(report, 'utf8'));
     totals.passed += stats.expected + stats.flaky;
@@ -70,10 +89,12 @@ if (process.env.TERN_SKIP_E2E === '1') {
   } else {
     totals.failed += 1;
   }
+  if (!ok) countStepFailure(failedBefore);
 } else {
   totals.failed += 1;
 }
 
 if (totals.failed > 0) exitCode = 1;
+for (const problem of problems) console.log(`\nFAILED STEP: ${problem}`);
 console.log(`\n${totals.passed} passed, ${totals.failed} failed${totals.skipped ? `, ${totals.skipped} skipped` : ''}`);
 process.exit(exitCode);
