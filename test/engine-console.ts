@@ -13,7 +13,7 @@ import { engineInstanceId, expireLeasesOfDeadOwners } from '@/server/engine/leas
 import { startReconciler } from '@/server/engine/reconciler';
 import { bus } from '@/server/events/bus';
 import { startBusRelay } from '@/server/events/pg-notify';
-import { agentRoutes } from '@/server/fleet/agent-routes';
+import { agentRouteTable } from '@/server/fleet/agent-routes';
 import { startConsoleServer } from './console-server';
 
 const { values } = parseArgs({ options: { 'data-dir': { type: 'string' }, 'database-url': { type: 'string' }, port: { type: 'string' }, 'interval-ms': { type: 'string' } } });
@@ -26,8 +26,7 @@ const print = (line: Record<string, unknown>) => process.stdout.write(`${JSON.st
 
 const opened = await openDatabase(databaseUrl ? { url: databaseUrl } : { dataDir: values['data-dir']! });
 const relay = opened.notifications ? await startBusRelay(opened) : undefined;
-const routes = agentRoutes(opened.db);
-const server = await startConsoleServer({ 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat }, Number(values.port ?? 0));
+const server = await startConsoleServer(agentRouteTable(opened.db), Number(values.port ?? 0));
 const stopped = new AbortController();
 void (async () => {
   for await (const change of bus.listen('migration', stopped.signal)) print({ msg: 'migration', id: change.id, state: change.state, message: change.event.message });

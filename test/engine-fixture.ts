@@ -18,7 +18,7 @@ import type { Role } from '@/server/auth/sessions';
 import { createMigration, type CreateMigrationInput } from '@/server/engine/create';
 import { reconcileOnce } from '@/server/engine/reconciler';
 import type { Actor } from '@/server/events/log';
-import { agentRoutes } from '@/server/fleet/agent-routes';
+import { agentRouteTable } from '@/server/fleet/agent-routes';
 import { createArray, createLun, mapLun } from '@/server/fleet/arrays';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { createEnrolmentToken } from '@/server/fleet/hosts';
@@ -77,8 +77,7 @@ export async function startEngineFixture(options: { persistent?: boolean } = {})
   const root = await mkdtemp(path.join(os.tmpdir(), 'tern-engine-test-'));
   const opened: OpenDatabase = options.persistent ? await openDatabase({ dataDir: path.join(root, 'db') }) : await freshDatabase();
   const db = opened.db;
-  const routes = agentRoutes(db);
-  const consoleServer: ConsoleServer = await startConsoleServer({ 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat });
+  const consoleServer: ConsoleServer = await startConsoleServer(agentRouteTable(db));
   const arrayIds = {} as EngineFixture['arrayIds'];
   for (const [name, capacityBytes] of [['ARR-01', 256 * MiB], ['ARR-02', 256 * MiB], ['ARR-03', 8 * MiB]] as const) {
     const array = await createArray(db, actor, { name, vendor: 'Tern', model: 'directory', tier: 1, capacityBytes, driver: { kind: 'directory', path: path.join(root, name) } });

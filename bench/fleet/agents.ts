@@ -3,9 +3,10 @@
  * (server/protocol/agent-api.ts): each enrols with its own one-time token, heartbeats its
  * inventory every 3 s, and serves the console's agent API on its own port for what the engine
  * calls during a migration (map and unmap a LUN, start a job, its status and per-second samples,
- * commit). A job really copies its small volume: it reads the source LUN file and writes the
- * target LUN file at the migration's throttle, samples its real progress once a second, and after
- * the copy compares both files before it reports `verified`. There is no application writing, so
+ * commit); each job's samples are pushed as the real agent pushes them (server/agent/sample-push.ts).
+ * A job really copies its small volume: it reads the source LUN file and writes the target LUN
+ * file at the migration's throttle, samples its real progress once a second, and after the copy
+ * compares both files before it reports `verified`. There is no application writing, so
  * it is a mirror without writes to mirror; the data plane itself is measured by `bench -- dataplane`.
  *
  *   node --import tsx bench/fleet/agents.ts --plan FILE --tokens FILE --console URL --from I --to J
@@ -27,6 +28,8 @@ import {
   type MigrationSample,
   type MigrationStatus,
 } from '@/server/protocol/agent-api';
+import type { Logger } from '@/server/agent/log';
+import { startSamplePush, type SamplePush } from '@/server/agent/sample-push';
 import type { FleetPlan, FleetPlanHost } from './plan';
 
 const { values } = parseArgs({ options: { plan: { type: 'string' }, tokens: { type: 'string' }, console: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } } });
@@ -59,6 +62,9 @@ interface Job {
   copiedAtLastSample: number;
 }
 
+/** Push failures show in the console's figures (lag, ingestion), not as a thousand agents' log lines. */
+const quietLog: Logger = { debug: () => undefined, info: () => undefined, warn: () => undefined, error: () => undefined };
+
 let enrolRetries = 0;
 /** Heartbeat round trips, seen from the agents. */
 const heartbeats = { sent: 0, failed: 0, latenciesMs: [] as number[] };
@@ -72,6 +78,8 @@ class LightAgent {
   /** The volume's one plex: on the source LUN until a job commits, then on the target. */
   private plex: { name: string; lunId: string; lunPath: string };
   private readonly jobs = new Map<string, Job>();
+  /** The real agent's sample push (server/agent/sample-push.ts), over this agent's jobs. */
+  private push: SamplePush | undefined;
 
   constructor(
     private readonly host: FleetPlanHost,
@@ -94,6 +102,13 @@ class LightAgent {
     this.hostId = enrolled.hostId;
     this.credential = enrolled.credential;
     this.consoleKeyHash = sha256(enrolled.consoleKey);
+    this.push = startSamplePush({
+      consoleUrl,
+      hostId: this.hostId,
+      credential: this.credential,
+      source: { jobSamples: () => [...this.jobs].map(([id, job]) => ({ id, samples: job.samples })) },
+      log: quietLog,
+    });
     await this.heartbeat();
     // As server/agent/heartbeat.ts: the next heartbeat 3 s after the last one ended (so a slow
     // console is not sent more and more at once), each given up after 10 s. The first waits a
@@ -310,6 +325,7 @@ class LightAgent {
     status.sample = sample;
     job.samples.push(sample);
     if (job.samples.length > MAX_SAMPLES) job.samples.shift();
+    this.push?.notify();
   }
 
   private commit(job: Job): MigrationStatus {

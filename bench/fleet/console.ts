@@ -23,7 +23,7 @@ import { createUser } from '@/server/auth/sessions';
 import { createMigration } from '@/server/engine/create';
 import { startReconciler } from '@/server/engine/reconciler';
 import { bus } from '@/server/events/bus';
-import { agentRoutes } from '@/server/fleet/agent-routes';
+import { agentRouteTable } from '@/server/fleet/agent-routes';
 import { createEnrolmentToken } from '@/server/fleet/enrolment';
 import { setLimits } from '@/server/settings/limits';
 import type { FleetPlan } from './plan';
@@ -58,13 +58,13 @@ const seedS = (performance.now() - seedStarted) / 1000;
 // ---- serve -----------------------------------------------------------------------------------
 (globalThis as unknown as { ternDatabase?: Promise<{ db: typeof db }> }).ternDatabase = Promise.resolve({ db });
 const trpcRoute = await import('@/app/api/trpc/[trpc]/route');
-const agent = agentRoutes(db);
+const agent = agentRouteTable(db);
 let agentRequests = 0;
 let trpcRequests = 0;
 
 function route(method: string, pathname: string): ((request: Request) => Promise<Response>) | undefined {
-  if (method === 'POST' && pathname === '/api/agent/v1/enrol') return agent.handleEnrol;
-  if (method === 'POST' && pathname === '/api/agent/v1/heartbeat') return agent.handleHeartbeat;
+  const agentRoute = agent[`${method} ${pathname}`];
+  if (agentRoute) return agentRoute;
   if ((method === 'GET' || method === 'POST') && pathname.startsWith('/api/trpc/')) return method === 'GET' ? trpcRoute.GET : trpcRoute.POST;
   return undefined;
 }

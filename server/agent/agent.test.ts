@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Db, OpenDatabase } from '@/db/open';
 import { arrays, events, hosts, luns, plexes, volumes } from '@/db/schema';
 import { AgentCallError, agentClient, type AgentTarget } from '@/server/fleet/agent-client';
-import { agentRoutes } from '@/server/fleet/agent-routes';
+import { agentRouteTable } from '@/server/fleet/agent-routes';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { createEnrolmentToken, revokeEnrolmentToken, startLivenessMonitor } from '@/server/fleet/hosts';
 import { killAllAgents, spawnAgent, type AgentProcess } from '@/test/agent-process';
@@ -33,8 +33,7 @@ const secrets: string[] = [];
 beforeAll(async () => {
   opened = await freshDatabase();
   db = opened.db;
-  const routes = agentRoutes(db);
-  consoleRoutes = { 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat };
+  consoleRoutes = agentRouteTable(db);
   consoleServer = await startConsoleServer(consoleRoutes);
   root = await mkdtemp(path.join(os.tmpdir(), 'tern-agent-test-'));
   await mkdir(path.join(root, 'luns'));

@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenDatabase } from '@/db/open';
 import { arrays, hosts, luns } from '@/db/schema';
 import { agentClient } from '@/server/fleet/agent-client';
-import { agentRoutes } from '@/server/fleet/agent-routes';
+import { agentRouteTable } from '@/server/fleet/agent-routes';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { createEnrolmentToken } from '@/server/fleet/enrolment';
 import { killAllAgents, spawnAgent, type AgentProcess } from '@/test/agent-process';
@@ -39,8 +39,7 @@ let lunId: string;
 beforeAll(async () => {
   opened = await freshDatabase();
   const { db } = opened;
-  const routes = agentRoutes(db);
-  consoleServer = await startConsoleServer({ 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat });
+  consoleServer = await startConsoleServer(agentRouteTable(db));
   sandbox = await mkdtemp(path.join(os.tmpdir(), 'tern-agent-fuzz-'));
   await mkdir(path.join(sandbox, 'luns'));
   const { token } = await createEnrolmentToken(db, { label: 'fuzz', createdBy: 'test' });

@@ -4,6 +4,7 @@ import os from 'node:os';
 import type { EnrolRequest } from '../protocol/agent-api';
 import { enrolWithConsole } from './enrol';
 import { startHeartbeats, type Heartbeats } from './heartbeat';
+import { startSamplePush, type SamplePush } from './sample-push';
 import { createAgentServer, sha256Hex } from './http-api';
 import type { Logger } from './log';
 import type { AgentOptions } from './options';
@@ -26,7 +27,7 @@ export class NotEnrolledError extends Error {}
 
 /**
  * Starts the agent: claim the data folder, load LUNs and volumes, listen, enrol if this host has
- * no identity yet, then heartbeat. Listening comes before enrolment because the console records
+ * no identity yet, then heartbeat and push samples. Listening comes before enrolment because the console records
  * the agent's URL at enrolment and the port may be chosen by the OS.
  */
 export async function runAgent(options: AgentOptions, agentVersion: string, log: Logger, signal: AbortSignal): Promise<RunningAgent> {
@@ -35,12 +36,14 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
   await dataDir.claimPidFile();
   let server: ReturnType<typeof createAgentServer> | undefined;
   let heartbeats: Heartbeats | undefined;
+  let samplePush: SamplePush | undefined;
   let runtime: VolumeRuntime | undefined;
   let nbd: NbdServer | undefined;
   let workloads: Workloads | undefined;
   let meter: WriteRateMeter | undefined;
   const stop = async () => {
     await heartbeats?.stop();
+    await samplePush?.stop();
     meter?.stop();
     await workloads?.close();
     await nbd?.close();
@@ -101,6 +104,9 @@ export async function runAgent(options: AgentOptions, agentVersion: string, log:
       log,
     });
     volumes.onChange(() => heartbeats?.now());
+    const push = (samplePush = startSamplePush({ consoleUrl: options.consoleUrl, hostId: identity.hostId, credential: identity.credential, source: volumeRuntime, log }));
+    volumeRuntime.onSample(() => push.notify());
+    push.notify();
     log.info('started', { hostId: identity.hostId, agentUrl });
     return { hostId: identity.hostId, agentUrl, stop };
   } catch (error) {

@@ -8,7 +8,7 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { MigrationJob, type JobPhase } from '../dataplane/migration-job';
+import { MigrationJob, type JobPhase, type JobSample } from '../dataplane/migration-job';
 import { Plex } from '../dataplane/plex';
 import type { MigrationAction, MigrationStatus, StartMigrationRequest, VolumeReport } from '../protocol/agent-api';
 import { startMigrationRequest } from '../protocol/agent-api';
@@ -23,6 +23,7 @@ export class VolumeRuntime {
   private readonly jobs = new Map<string, MigrationJob>();
   /** Jobs that ended before this process started: the console may still ask how they ended. */
   private readonly finished = new Map<string, MigrationStatus>();
+  private readonly sampleListeners: (() => void)[] = [];
   readonly jobsDir: string;
 
   constructor(
@@ -148,6 +149,16 @@ export class VolumeRuntime {
     return finished ?? this.describe(this.job(id));
   }
 
+  /** Every job's samples, for the push to the console (sample-push.ts). */
+  *jobSamples(): Iterable<{ id: string; samples: readonly JobSample[] }> {
+    for (const job of this.jobs.values()) yield { id: job.id, samples: job.samples };
+  }
+
+  /** Calls listener whenever any job takes a sample. */
+  onSample(listener: () => void) {
+    this.sampleListeners.push(listener);
+  }
+
   samples(id: string, after?: string) {
     const samples = this.job(id).samples;
     return after ? samples.filter((sample) => sample.at > after) : samples;
@@ -206,6 +217,9 @@ export class VolumeRuntime {
   /** Keeps the volume configuration in step with the job's phase. */
   private track(job: MigrationJob) {
     this.jobs.set(job.id, job);
+    job.on('sample', () => {
+      for (const listener of this.sampleListeners) listener();
+    });
     const exportName = job.volume.name;
     const update = async (phase: JobPhase) => {
       const config = this.config.findVolume(exportName);

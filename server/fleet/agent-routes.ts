@@ -2,7 +2,8 @@ import 'server-only';
 import { z } from 'zod';
 import type { Db } from '@/db/open';
 import { logger } from '@/server/log';
-import { enrolRequest, heartbeatRequest, type ApiError } from '@/server/protocol/agent-api';
+import { recordPushedSamples } from '@/server/engine/samples';
+import { enrolRequest, heartbeatRequest, sampleReport, type ApiError } from '@/server/protocol/agent-api';
 import { AgentRefusedError } from './agent-refused';
 import { enrolHost } from './enrolment';
 import { recordHeartbeat } from './heartbeat';
@@ -15,7 +16,7 @@ export type RouteHandler = (request: Request) => Promise<Response>;
  * The console routes agents call (`/api/agent/v1/…`), as plain Request → Response functions over
  * a given database, so the Next.js route files and the tests serve the same code.
  */
-export function agentRoutes(db: Db): { handleEnrol: RouteHandler; handleHeartbeat: RouteHandler } {
+export function agentRoutes(db: Db): { handleEnrol: RouteHandler; handleHeartbeat: RouteHandler; handleSamples: RouteHandler } {
   return {
     handleEnrol: (request) =>
       respond(async () => {
@@ -27,7 +28,18 @@ export function agentRoutes(db: Db): { handleEnrol: RouteHandler; handleHeartbea
         const body = await readBody(request, heartbeatRequest);
         return recordHeartbeat(db, request.headers.get('authorization'), body);
       }),
+    handleSamples: (request) =>
+      respond(async () => {
+        const body = await readBody(request, sampleReport);
+        return recordPushedSamples(db, request.headers.get('authorization'), body);
+      }),
   };
+}
+
+/** The same routes keyed by `METHOD /path`, for servers that are not Next.js (tests, the fleet bench). */
+export function agentRouteTable(db: Db): Record<string, RouteHandler> {
+  const routes = agentRoutes(db);
+  return { 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat, 'POST /api/agent/v1/samples': routes.handleSamples };
 }
 
 async function respond(run: () => Promise<unknown>): Promise<Response> {

@@ -8,7 +8,7 @@ import type { HeartbeatRequest, Inventory } from '@/server/protocol/agent-api';
 import { freshDatabase } from '@/test/db';
 import { startConsoleServer, type ConsoleServer } from '@/test/console-server';
 import { AgentRefusedError } from './agent-refused';
-import { agentRoutes } from './agent-routes';
+import { agentRouteTable } from './agent-routes';
 import { applyAgentInventory, createEnrolmentToken, enrolHost, markSilentHosts, recordHeartbeat } from './hosts';
 
 let opened: OpenDatabase;
@@ -17,8 +17,7 @@ let server: ConsoleServer;
 beforeAll(async () => {
   opened = await freshDatabase();
   db = opened.db;
-  const routes = agentRoutes(db);
-  server = await startConsoleServer({ 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat });
+  server = await startConsoleServer(agentRouteTable(db));
 });
 afterAll(async () => {
   await server.close();

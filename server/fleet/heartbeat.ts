@@ -21,18 +21,7 @@ const AUTH_EVENT_INTERVAL_MS = 60_000;
  * host, after recording `agent.auth-refused` (at most once a minute per host).
  */
 export async function recordHeartbeat(db: Db, authorization: string | null | undefined, body: HeartbeatRequest, now = new Date()) {
-  const { hostId, credential } = parseCredential(authorization);
-  const [known] = hostId ? await db.select().from(hosts).where(eq(hosts.id, hostId)) : [];
-  const problem = !hostId
-    ? 'missing or malformed credential (expected Authorization: Bearer <hostId>.<credential>)'
-    : !known
-      ? `no host with id ${hostId} is enrolled; enrol this agent again with a new token`
-      : known.state === 'fenced'
-        ? `host ${known.hostname} is fenced: the console revoked its credential; enrol it again with a new token`
-        : !sameSecret(sha256(credential), known.credentialHash)
-          ? `wrong credential for host ${known.hostname}; the identity file of its agent does not match what the console issued`
-          : undefined;
-  if (problem || !known) throw await refuseAuth(db, problem ?? 'unknown host', hostId, known?.hostname, now);
+  const known = await authenticateAgent(db, authorization, 'heartbeat', now);
 
   const inventoryHash = hashInventory(body.inventory);
   const outcome = await db.transaction(async (tx) => {
@@ -74,10 +63,31 @@ export async function recordHeartbeat(db: Db, authorization: string | null | und
     return { host: updated, rows, inventoryChanged: inventoryChanged || ratesChanged };
   });
   // Fenced between the check and the transaction.
-  if (!outcome) throw await refuseAuth(db, `host ${known.hostname} is fenced: the console revoked its credential`, known.id, known.hostname, now);
+  if (!outcome) throw await refuseAuth(db, 'heartbeat', `host ${known.hostname} is fenced: the console revoked its credential`, known.id, known.hostname, now);
   publishEvents(...outcome.rows);
   publishHostChange(outcome.host, outcome.inventoryChanged);
   return { ok: true as const, serverTime: now.toISOString() };
+}
+
+/**
+ * The host an agent call comes from, by `Bearer <hostId>.<credential>`; throws
+ * AgentRefusedError(401) for an unknown host, a wrong credential or a fenced host, after
+ * recording `agent.auth-refused` (at most once a minute per host). `call` names the route in it.
+ */
+export async function authenticateAgent(db: Db, authorization: string | null | undefined, call: string, now = new Date()): Promise<typeof hosts.$inferSelect> {
+  const { hostId, credential } = parseCredential(authorization);
+  const [known] = hostId ? await db.select().from(hosts).where(eq(hosts.id, hostId)) : [];
+  const problem = !hostId
+    ? 'missing or malformed credential (expected Authorization: Bearer <hostId>.<credential>)'
+    : !known
+      ? `no host with id ${hostId} is enrolled; enrol this agent again with a new token`
+      : known.state === 'fenced'
+        ? `host ${known.hostname} is fenced: the console revoked its credential; enrol it again with a new token`
+        : !sameSecret(sha256(credential), known.credentialHash)
+          ? `wrong credential for host ${known.hostname}; the identity file of its agent does not match what the console issued`
+          : undefined;
+  if (problem || !known) throw await refuseAuth(db, call, problem ?? 'unknown host', hostId, known?.hostname, now);
+  return known;
 }
 
 function parseCredential(authorization: string | null | undefined): { hostId?: string; credential: string } {
@@ -91,7 +101,7 @@ function parseCredential(authorization: string | null | undefined): { hostId?: s
 const holder = globalThis as unknown as { ternAuthRefusals?: WeakMap<Db, Map<string, number>> };
 
 /** Records `agent.auth-refused` unless one was recorded for this host within the last minute. */
-async function refuseAuth(db: Db, reason: string, hostId: string | undefined, hostname: string | undefined, now: Date) {
+async function refuseAuth(db: Db, call: string, reason: string, hostId: string | undefined, hostname: string | undefined, now: Date) {
   const byDb = (holder.ternAuthRefusals ??= new WeakMap());
   let last = byDb.get(db);
   if (!last) byDb.set(db, (last = new Map()));
@@ -105,7 +115,7 @@ async function refuseAuth(db: Db, reason: string, hostId: string | undefined, ho
       severity: 'warning',
       actor: { kind: 'agent', id: hostId, name: hostname ?? hostId ?? 'unknown agent' },
       object: { kind: 'host', id: hostname ? hostId : null, name: hostname ?? null },
-      message: `heartbeat refused: ${reason}${hostId ? ' (further refusals for this host in the next minute are not logged)' : ''}`,
+      message: `${call} refused: ${reason}${hostId ? ' (further refusals for this host in the next minute are not logged)' : ''}`,
       after: { reason },
     });
   }

@@ -15,7 +15,7 @@ import { killAllAgents, spawnAgent } from '@/test/agent-process';
 import { startConsoleServer, type ConsoleServer } from '@/test/console-server';
 import { freshDatabase } from '@/test/db';
 import { waitFor } from '@/test/wait-for';
-import { agentRoutes } from './agent-routes';
+import { agentRouteTable } from './agent-routes';
 import { createArray, createLun, mapLun } from './arrays';
 import { consoleKeyFor } from './console-secret';
 import { createEnrolmentToken, enrolHost, recordHeartbeat } from './hosts';
@@ -33,8 +33,7 @@ let root: string;
 beforeAll(async () => {
   opened = await freshDatabase();
   db = opened.db;
-  const routes = agentRoutes(db);
-  consoleServer = await startConsoleServer({ 'POST /api/agent/v1/enrol': routes.handleEnrol, 'POST /api/agent/v1/heartbeat': routes.handleHeartbeat });
+  consoleServer = await startConsoleServer(agentRouteTable(db));
   root = await mkdtemp(path.join(os.tmpdir(), 'tern-write-rates-'));
 });
 afterAll(async () => {

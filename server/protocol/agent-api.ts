@@ -4,6 +4,8 @@
  * Agent → console (console routes under `/api/agent/v1/`):
  *   POST enrol      { token, hostname, agentUrl, agentVersion }      → { hostId, credential, consoleKey }
  *   POST heartbeat  Authorization: Bearer <hostId>.<credential>      { agentUrl, agentVersion, inventory, writeRates }
+ *   POST samples    Authorization: Bearer <hostId>.<credential>      SampleReport → SampleReportResponse
+ *                   (each running job's new samples, pushed as they are taken; see sample-push.ts)
  * Console → agent (agent routes under `/v1/`), Authorization: Bearer <consoleKey>:
  *   GET  inventory                  → Inventory
  *   PUT  luns/:lunId  MapLunRequest → Inventory   (the host now sees this LUN)
@@ -194,6 +196,23 @@ export const migrationSample = z.object({
   predictedConvergeS: z.number().nullable(),
 });
 export type MigrationSample = z.infer<typeof migrationSample>;
+
+/** What an agent pushes: the samples each of its jobs took since the console last acknowledged. */
+export const MAX_PUSHED_SAMPLES_PER_JOB = 120;
+export const sampleReport = z.object({
+  migrations: z
+    .array(
+      z.object({
+        id: jobId,
+        samples: z.array(migrationSample.extend({ at: z.iso.datetime() })).min(1).max(MAX_PUSHED_SAMPLES_PER_JOB),
+      }),
+    )
+    .max(256),
+});
+export type SampleReport = z.infer<typeof sampleReport>;
+/** `stored` counts new rows; `ignored` names the jobs the console does not follow for this host (never resent). */
+export const sampleReportResponse = z.object({ stored: z.number(), ignored: z.array(z.string()) });
+export type SampleReportResponse = z.infer<typeof sampleReportResponse>;
 
 export const migrationStatus = z.object({
   id: z.string(),
