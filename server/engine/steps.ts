@@ -55,16 +55,19 @@ async function context(db: Db, row: MigrationRow, directive: Directive, now: Dat
 
 /**
  * Runs the step for the migration's state, acting on the scheduler's directive for it (admit,
- * throttle, window pause or resume); an unreachable agent is recorded, not acted on.
+ * throttle, window pause or resume); an unreachable agent is recorded, not acted on. A queued
+ * migration the scheduler chose is added to `admissions` when given, else admitted at once.
  */
-export async function runStep(db: Db, row: MigrationRow, directive: Directive = {}, now = new Date()): Promise<void> {
+export async function runStep(db: Db, row: MigrationRow, directive: Directive = {}, now = new Date(), admissions?: MigrationRow[]): Promise<void> {
   const ctx = await context(db, row, directive, now);
   // A fenced host's agent is not trusted: its migrations stay as they are (fencing.ts marked them).
   if (ctx.host.state === 'fenced') return;
   try {
     switch (row.state) {
       case 'queued':
-        return await admit(db, ctx);
+        // Admissions are gathered for admitChosen when the caller collects them (the reconciler does).
+        if (!directive.admit) return;
+        return admissions ? void admissions.push(row) : await admitChosen(db, [row], now);
       case 'preparing':
         return await prepare(db, ctx);
       case 'committing':
@@ -86,16 +89,20 @@ export async function runStep(db: Db, row: MigrationRow, directive: Directive = 
 }
 
 /**
- * Admits the migration when the scheduler chose it this tick; otherwise it keeps waiting. Other
- * replicas plan from their own reads, so the choice is made again under the admission lock,
- * where every admission committed before is visible: slots cannot be filled twice.
+ * Admits, in one transaction under the admission lock, the queued migrations the scheduler chose
+ * this tick. Other replicas plan from their own reads, so the choice is made again under the lock,
+ * where every admission committed before is visible: slots cannot be filled twice. One plan
+ * serves all of the tick's admissions (it chose them together), not one plan per admission.
  */
-async function admit(db: Db, { row, directive, now }: Context) {
-  if (!directive.admit) return;
+export async function admitChosen(db: Db, rows: MigrationRow[], now = new Date()): Promise<void> {
+  if (rows.length === 0) return;
   await db.transaction(async (tx) => {
     await serializeAdmission(tx);
-    const cause = (await planTick(tx, now)).directives.get(row.id)?.admit;
-    if (cause) await transition(tx, row, { to: 'preparing', cause, actor: engineActor, guard: underLease(row) });
+    const { directives } = await planTick(tx, now);
+    for (const row of rows) {
+      const cause = directives.get(row.id)?.admit;
+      if (cause) await transition(tx, row, { to: 'preparing', cause, actor: engineActor, guard: underLease(row) });
+    }
   });
 }
 
@@ -177,7 +184,7 @@ async function prepare(db: Db, ctx: Context) {
 async function follow(db: Db, ctx: Context) {
   const { row, host, volume } = ctx;
   const status = await agentClient.migration(db, host, row.id);
-  await ingestSamples(db, row.id, host);
+  await ingestSamples(db, row.id, host, status.sample?.at);
   const policy = row.cutoverPolicy as Partial<CutoverPolicy>;
   const to = consoleState(status, row.state);
   const patch = { ...progressOf(status, volume.regionSizeBytes), agentUnreachableSince: null };
