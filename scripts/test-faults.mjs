@@ -1,10 +1,11 @@
 #!/usr/bin/env node
-// `npm run test:faults [-- --runs N --seed S --only agent-kill,partition --no-write]`: the
+// `npm run test:faults [-- --runs N --seed S --only agent-kill,partition --no-write --vitest-json F]`: the
 // fault soak (faults/*.soak.test.ts, vitest.faults.config.ts), one scenario file after another,
 // each repeated N times (default 3) from seed S (default: the time). Reads each scenario's
 // results (test-results/faults/<scenario>.json), prints the table, and writes it with the
 // environment into docs/reliability.md between its generated-table markers. Exits 1 when any
 // run lost an acknowledged write, got stuck, or ended otherwise than its fault requires.
+// `--vitest-json F` also writes Vitest's JSON report to F (npm test counts the runs from it).
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
@@ -12,7 +13,13 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 
 const { values } = parseArgs({
-  options: { runs: { type: 'string', default: '3' }, seed: { type: 'string' }, only: { type: 'string' }, 'no-write': { type: 'boolean', default: false } },
+  options: {
+    runs: { type: 'string', default: '3' },
+    seed: { type: 'string' },
+    only: { type: 'string' },
+    'no-write': { type: 'boolean', default: false },
+    'vitest-json': { type: 'string' },
+  },
 });
 const runs = Number(values.runs);
 const seed = values.seed === undefined ? Date.now() % 1_000_000 : Number(values.seed);
@@ -34,7 +41,13 @@ const started = Date.now();
 console.log(`fault soak: ${chosen.join(', ')}; ${runs} run(s) each; seed ${seed}; ${process.env.TERN_TEST_DATABASE_URL ? 'PostgreSQL' : 'PGlite'}`);
 const vitest = spawnSync(
   path.join('node_modules', '.bin', 'vitest'),
-  ['run', '-c', 'vitest.faults.config.ts', ...chosen.map((name) => `faults/${name}.soak.test.ts`)],
+  [
+    'run',
+    '-c',
+    'vitest.faults.config.ts',
+    ...(values['vitest-json'] ? ['--reporter=default', '--reporter=json', `--outputFile.json=${values['vitest-json']}`] : []),
+    ...chosen.map((name) => `faults/${name}.soak.test.ts`),
+  ],
   { stdio: 'inherit', env: { ...process.env, TERN_FAULT_RUNS: String(runs), TERN_FAULT_SEED: String(seed), TERN_FAULT_RESULTS_DIR: resultsDir } },
 );
 const durationS = Math.round((Date.now() - started) / 1000);
@@ -45,6 +58,8 @@ const results = chosen.map((name) => {
 });
 
 const MiB = 1024 * 1024;
+/** The rule of three: no failure in n runs bounds the failure rate by about 3/n (95%); below 4 runs it bounds nothing. */
+const ruleOfThree = (n) => (n > 3 ? `3/${n} = ${((3 / n) * 100).toFixed(0)}%` : `nothing below 4 runs (3/${n})`);
 const sum = (rows, key) => rows.reduce((total, row) => total + (row[key] ?? 0), 0);
 const header = ['Scenario', 'Runs', 'Faults injected (hit)', 'Completed', 'Failed cleanly (reason)', 'Unexpected', 'Stuck', 'Writes acked', 'Lost', 'Indeterminate', 'Write errors seen', 'Re-copied / dirty at crash', 'Copied / volume', 'Recovery p50 / max'];
 const table = results.map((result) => {
@@ -94,7 +109,7 @@ const environment = [
   `- Machine: ${os.cpus().length} × ${os.cpus()[0]?.model ?? 'unknown CPU'}, ${(os.totalmem() / 1024 ** 3).toFixed(1)} GiB, ${os.type()} ${os.release()}, Node ${process.version}`,
   `- Database: ${process.env.TERN_TEST_DATABASE_URL ? 'PostgreSQL (TERN_TEST_DATABASE_URL)' : 'PGlite'}`,
   `- Command: \`npm run test:faults -- --runs ${runs} --seed ${seed}${values.only ? ` --only ${values.only}` : ''}\` (the seed reproduces every strategy, moment, duration and fault drawn)`,
-  `- Runs: ${n}; runs that lost an acknowledged write: ${allRuns.filter((row) => row.writesLost > 0).length} (${lost} writes); runs not ending as their fault requires: ${bad.length}; stuck: ${allRuns.filter((row) => row.outcome === 'stuck').length}. For a property that held in all ${n} runs, the 95% upper bound on its per-run failure rate is about 3/${n} = ${n ? ((3 / n) * 100).toFixed(0) : '—'}% (per scenario, 3/${runs} = ${((3 / runs) * 100).toFixed(0)}%).`,
+  `- Runs: ${n}; runs that lost an acknowledged write: ${allRuns.filter((row) => row.writesLost > 0).length} (${lost} writes); runs not ending as their fault requires: ${bad.length}; stuck: ${allRuns.filter((row) => row.outcome === 'stuck').length}. For a property that held in all ${n} runs, the 95% upper bound on its per-run failure rate is about ${ruleOfThree(n)} (per scenario, ${ruleOfThree(runs)}).`,
 ].join('\n');
 const perRun = results
   .flatMap((result) => result.runs.map((row) => `| ${result.scenario} | ${row.run} | ${row.seed} | ${row.strategy} | ${row.fault.replaceAll('|', '\\|')} | ${row.outcome}${row.reason ? ` (${row.reason})` : ''} | ${row.writesLost} | ${row.note ? row.note.replaceAll('|', '\\|') : ''} |`))

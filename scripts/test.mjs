@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // `npm test`: Vitest on the embedded database (PGlite), Vitest again on PostgreSQL when
-// TERN_TEST_DATABASE_URL is set, then the production build and Playwright. Ends with one line
-// `N passed, N failed` over every test that ran, so a run that ran nothing is visible.
+// TERN_TEST_DATABASE_URL is set, the fault suite, then the production build and Playwright. Ends
+// with one line `N passed, N failed` over every test that ran, so a run that ran nothing is visible.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
@@ -72,6 +72,20 @@ function databaseSuites() {
 vitest('Vitest on PGlite', path.join(results, 'vitest-pglite.json'), { TERN_TEST_DATABASE_URL: '' });
 if (process.env.TERN_TEST_DATABASE_URL) {
   vitest('Vitest on PostgreSQL (database suites)', path.join(results, 'vitest-postgres.json'), {}, databaseSuites());
+}
+
+// The fault suite (docs/reliability.md): every scenario three times with the workload writing,
+// on PostgreSQL when it is there (console-kill then kills one of three replicas), else PGlite.
+// It fits well inside CI's budget (about 3 minutes); it does not rewrite docs/reliability.md.
+if (process.env.TERN_SKIP_FAULTS === '1') {
+  console.log('\nTERN_SKIP_FAULTS=1: skipping the fault suite');
+} else {
+  const report = path.join(results, 'vitest-faults.json');
+  rmSync(report, { force: true });
+  const failedBefore = totals.failed;
+  const ok = run('Fault suite', process.execPath, [path.join('scripts', 'test-faults.mjs'), '--runs', '3', '--no-write', '--vitest-json', report]);
+  countVitest(report);
+  if (!ok) countStepFailure(failedBefore);
 }
 
 if (process.env.TERN_SKIP_E2E === '1') {
