@@ -1,5 +1,5 @@
 // The fault suite (`npm run test:faults`, scripts/test-faults.mjs): the soak scenarios in faults/,
-// one file at a time so each has the machine's two cores to itself; not part of `npm test`.
+// one file at a time so each has the machine's two cores to itself; npm test runs it too.
 import { defineConfig, mergeConfig } from 'vitest/config';
 import base from './vitest.config.ts';
 
