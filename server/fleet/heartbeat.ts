@@ -1,5 +1,5 @@
 import 'server-only';
-import { eq } from 'drizzle-orm';
+import { and, eq } from 'drizzle-orm';
 import { z } from 'zod';
 import type { Db } from '@/db/open';
 import { hosts } from '@/db/schema';
@@ -22,8 +22,23 @@ const AUTH_EVENT_INTERVAL_MS = 60_000;
  */
 export async function recordHeartbeat(db: Db, authorization: string | null | undefined, body: HeartbeatRequest, now = new Date()) {
   const known = await authenticateAgent(db, authorization, 'heartbeat', now);
-
   const inventoryHash = hashInventory(body.inventory);
+
+  // Nearly every heartbeat: a connected host, its inventory unchanged. One guarded update, no
+  // transaction; if the host changed state meanwhile, the full path below takes over.
+  if (known.state === 'connected' && known.inventoryHash === inventoryHash) {
+    const ratesChanged = body.writeRates ? (await recordWriteRates(db, known.id, body.writeRates)) > 0 : false;
+    const [updated] = await db
+      .update(hosts)
+      .set({ lastHeartbeatAt: now, agentUrl: body.agentUrl, agentVersion: body.agentVersion })
+      .where(and(eq(hosts.id, known.id), eq(hosts.state, 'connected'), eq(hosts.inventoryHash, inventoryHash)))
+      .returning();
+    if (updated) {
+      publishHostChange(updated, ratesChanged);
+      return { ok: true as const, serverTime: now.toISOString() };
+    }
+  }
+
   const outcome = await db.transaction(async (tx) => {
     const [host] = await tx.select().from(hosts).where(eq(hosts.id, known.id)).for('update');
     if (!host || host.state === 'fenced') return undefined;

@@ -5,7 +5,7 @@ import 'server-only';
  * heartbeats write nothing here.
  */
 import { eq } from 'drizzle-orm';
-import type { Tx } from '@/db/open';
+import type { Db, Tx } from '@/db/open';
 import { volumes } from '@/db/schema';
 import type { VolumeWriteRate } from '@/server/protocol/agent-api';
 
@@ -24,7 +24,7 @@ export function changedNoticeably(stored: number | null, reported: number | null
 }
 
 /** Stores the reported rates that changed noticeably; returns how many volumes were updated. */
-export async function recordWriteRates(tx: Tx, hostId: string, rates: readonly VolumeWriteRate[]): Promise<number> {
+export async function recordWriteRates(tx: Db | Tx, hostId: string, rates: readonly VolumeWriteRate[]): Promise<number> {
   if (rates.length === 0) return 0;
   const rows = await tx
     .select({ id: volumes.id, nbdExport: volumes.nbdExport, writeRateBytesPerS: volumes.writeRateBytesPerS, writeRateP95BytesPerS: volumes.writeRateP95BytesPerS })
