@@ -126,7 +126,12 @@ describe('recovery', () => {
       await waitFor('some bytes copied', async () => (await fx!.jobStatus(created.id)).bytesCopied >= 6 * MiB);
 
       await fx.agent.stop('SIGKILL');
-      await reconcileOnce(db);
+      // A steadily copying migration is followed every few seconds (STEADY_FOLLOW_MS), so the
+      // engine notices within that, not necessarily at the first tick.
+      await waitFor('the engine to note the agent unreachable', async () => {
+        await reconcileOnce(db);
+        return (await fx!.migrationRow(created.id)).agentUnreachableSince !== null;
+      }, 15_000);
       const down = await fx.migrationRow(created.id);
       expect(down.state).toBe('copying');
       expect(down.agentUnreachableSince).toBeInstanceOf(Date);

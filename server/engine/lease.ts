@@ -39,13 +39,20 @@ const clockOf = (now: Date | undefined): SQL => (now ? sql`${now.toISOString()}:
  * holds it (or is claiming it right now). Without `now`, the database's clock decides expiry.
  */
 export async function claimLease(db: Db, migrationId: string, owner = engineInstanceId, now?: Date): Promise<MigrationRow | undefined> {
+  const [row] = await claimLeases(db, [migrationId], owner, now);
+  return row;
+}
+
+/** claimLease for many migrations in one statement (the reconciler renews a whole tick's at once); returns the rows claimed. */
+export async function claimLeases(db: Db, migrationIds: string[], owner = engineInstanceId, now?: Date): Promise<MigrationRow[]> {
+  if (migrationIds.length === 0) return [];
   const clock = clockOf(now);
   const claimable = db
     .select({ id: migrations.id })
     .from(migrations)
-    .where(and(eq(migrations.id, migrationId), or(isNull(migrations.leaseOwner), lt(migrations.leaseExpiresAt, clock), eq(migrations.leaseOwner, owner))))
+    .where(and(inArray(migrations.id, migrationIds), or(isNull(migrations.leaseOwner), lt(migrations.leaseExpiresAt, clock), eq(migrations.leaseOwner, owner))))
     .for('update', { skipLocked: true });
-  const [row] = await db
+  return db
     .update(migrations)
     .set({
       leaseOwner: owner,
@@ -54,7 +61,6 @@ export async function claimLease(db: Db, migrationId: string, owner = engineInst
     })
     .where(inArray(migrations.id, claimable))
     .returning();
-  return row;
 }
 
 /** The advisory lock key admission runs under ('tern' in ASCII, then 2). */

@@ -2,12 +2,12 @@ import 'server-only';
 /**
  * Owns the engine's loop: every second, the scheduler plans the tick (tick-plan.ts), then each
  * migration that has not ended is claimed (or its lease renewed) and advanced by one step, at
- * most STEP_CONCURRENCY at a time; the queued ones the scheduler chose are admitted together, in
+ * most STEP_CONCURRENCY at a time (a migration copying steadily only every STEADY_FOLLOW_MS:
+ * its telemetry is pushed); the queued ones the scheduler chose are admitted together, in
  * one transaction; each cancelled or rolled-back migration whose target LUN still exists has it
  * removed; once a minute the stored samples are thinned. Telemetry does not wait for the tick:
- * agents push their samples (samples.ts). State
- * lives in the database and on the agents, so a restarted console simply resumes: it
- * re-attaches to the jobs the agents kept running.
+ * agents push their samples (samples.ts). State lives in the database and on the agents, so a
+ * restarted console simply resumes: it re-attaches to the jobs the agents kept running.
  */
 import { notInArray } from 'drizzle-orm';
 import pLimit from 'p-limit';
@@ -16,11 +16,12 @@ import { migrations } from '@/db/schema';
 import { refreshEvacuations } from '@/server/evacuation/rollup';
 import { logger } from '@/server/log';
 import { cleanupTarget, migrationsToClean } from './cleanup';
-import { claimLease, engineInstanceId } from './lease';
+import { claimLease, claimLeases, engineInstanceId } from './lease';
 import { TERMINAL_STATES } from './migration-states';
 import type { MigrationRow } from './create';
 import { admitChosen, runStep } from './steps';
-import { planTick } from './tick-plan';
+import { takeNudges } from './samples';
+import { planTick, type Directive } from './tick-plan';
 import { thinAllSamples, THINNING_INTERVAL_MS } from './thinning';
 
 /**
@@ -38,6 +39,22 @@ function positiveInteger(value: string | undefined, name: string, fallback: numb
 }
 
 /**
+ * How often a migration that is steadily copying or syncing is followed (its job's status read
+ * and its row's progress updated). Its samples are pushed by the agent every second regardless,
+ * and a pushed sample that leaves steady copying (ready, cutting over, failed, paused…) nudges
+ * the engine to follow it at the next tick, so this bounds only how stale the row's progress
+ * columns may be, and how soon an unreachable agent is noticed.
+ */
+export const STEADY_FOLLOW_MS = 5_000;
+
+/** Whether the migration's step runs this tick: always, unless it is copying steadily with nothing to do and was followed recently. */
+export function dueForStep(row: MigrationRow, directive: Directive | undefined, nudged: boolean, now: Date): boolean {
+  if (row.state !== 'copying' && row.state !== 'syncing') return true;
+  if (nudged || directive?.throttle || directive?.window || row.agentUnreachableSince) return true;
+  return now.getTime() - row.updatedAt.getTime() >= STEADY_FOLLOW_MS;
+}
+
+/**
  * One pass over every live migration; resolves when each has had its step. The scheduler decides
  * once, from the database, before the steps run: which queued migrations start, each copying
  * job's throttle, and window pauses. `now` is the time windows are judged at (tests inject it).
@@ -50,12 +67,14 @@ export async function reconcileOnce(db: Db, owner = engineInstanceId, now = new 
   const ended = await migrationsToClean(db);
   const plan = live.length ? await planTick(db, now) : undefined;
   const admissions: MigrationRow[] = [];
-  const step = async (id: string) => {
+  // Every lease is renewed each tick, in one statement; steps run only for the migrations that are due.
+  const claimed = await claimLeases(db, live.map(({ id }) => id), owner);
+  const nudged = takeNudges();
+  const step = async (row: MigrationRow) => {
     try {
-      const row = await claimLease(db, id, owner);
-      if (row) await runStep(db, row, plan?.directives.get(id), now, admissions);
+      await runStep(db, row, plan?.directives.get(row.id), now, admissions);
     } catch (error) {
-      logger.warn('migration step failed; retrying next tick', { migrationId: id, error: (error as Error).message });
+      logger.warn('migration step failed; retrying next tick', { migrationId: row.id, error: (error as Error).message });
     }
   };
   const clean = async (id: string) => {
@@ -67,7 +86,8 @@ export async function reconcileOnce(db: Db, owner = engineInstanceId, now = new 
     }
   };
   const limit = pLimit(STEP_CONCURRENCY);
-  await Promise.all([...live.map(({ id }) => limit(step, id)), ...ended.map((id) => limit(clean, id))]);
+  const due = claimed.filter((row) => dueForStep(row, plan?.directives.get(row.id), nudged.has(row.id), now));
+  await Promise.all([...due.map((row) => limit(step, row)), ...ended.map((id) => limit(clean, id))]);
   await admitChosen(db, admissions, now).catch((error: unknown) =>
     logger.warn('admission failed; retrying next tick', { migrations: admissions.length, error: (error as Error).message }),
   );

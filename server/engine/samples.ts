@@ -19,6 +19,17 @@ import type { MigrationSample, SampleReport, SampleReportResponse } from '@/serv
 /** How far what is stored may trail the agent's newest sample before the engine pulls the gap. */
 export const PUSH_GRACE_MS = 3_000;
 
+const holder = globalThis as unknown as { ternSampleNudges?: Set<string> };
+/** Migrations whose pushed samples show a change the engine should act on now (route handlers and the engine share it through globalThis). */
+const nudges = (holder.ternSampleNudges ??= new Set());
+
+/** The migrations nudged since the last call: their jobs left steady copying (or paused), so the engine follows them this tick. */
+export function takeNudges(): Set<string> {
+  const taken = new Set(nudges);
+  nudges.clear();
+  return taken;
+}
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -93,6 +104,9 @@ export async function recordPushedSamples(db: Db, authorization: string | null |
         .where(and(inArray(migrations.id, ids), eq(volumes.hostId, host.id)))
     : [];
   const ours = new Set(owned.map((m) => m.id));
+  for (const { id, samples } of report.migrations) {
+    if (ours.has(id) && samples.some((sample) => sample.paused || (sample.phase !== 'copying' && sample.phase !== 'converging'))) nudges.add(id);
+  }
   const rows = await storeSamples(
     db,
     report.migrations.filter((m) => ours.has(m.id)).map((m) => ({ migrationId: m.id, samples: m.samples })),
