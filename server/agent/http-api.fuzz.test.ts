@@ -1,10 +1,11 @@
 /**
  * Hostile input for a real agent's HTTP API (TESTING.md item 10): random and malformed requests
  * (methods, paths with bad percent-encoding and traversal, bodies that are not JSON, too large or
- * almost valid, and every kind of Authorization header) against a real agent process that holds
- * a LUN and a volume. Without the console key every request is answered 401; with it, no 500;
- * the agent never crashes, and answers a normal call afterwards. Folders in bodies are confined
- * to the test's sandbox (tests run as root here). TERN_FUZZ_RUNS scales the request count.
+ * almost valid, every kind of Authorization header, lease-epoch headers valid and not) against a
+ * real agent process that holds a LUN and a volume. Without the console key every request is
+ * answered 401; with it, no 500; the agent never crashes, and answers a normal call afterwards.
+ * Folders in bodies are confined to the test's sandbox (tests run as root here). TERN_FUZZ_RUNS
+ * scales the request count.
  */
 import { randomBytes, randomUUID } from 'node:crypto';
 import http from 'node:http';
@@ -21,6 +22,7 @@ import { agentClient } from '@/server/fleet/agent-client';
 import { agentRouteTable } from '@/server/fleet/agent-routes';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { createEnrolmentToken } from '@/server/fleet/enrolment';
+import { LEASE_EPOCH_HEADER } from '@/server/protocol/agent-api';
 import { killAllAgents, spawnAgent, type AgentProcess } from '@/test/agent-process';
 import { startConsoleServer, type ConsoleServer } from '@/test/console-server';
 import { freshDatabase } from '@/test/db';
@@ -138,12 +140,21 @@ const authorization = fc.oneof(
   fc.string({ maxLength: 60 }).map((text): [Auth, string] => ['wrong', `Bearer ${text.replace(/[^\x21-\x7e]/g, '')}x`]),
 );
 
+/** The lease-epoch header of migration commands: mostly absent, else a valid epoch or garbage. */
+const leaseEpoch = fc.oneof(
+  { weight: 4, arbitrary: fc.constant<string | undefined>(undefined) },
+  fc.nat({ max: 20 }).map(String),
+  fc.constantFrom('-1', '1.5', 'abc', '', '1e3', '9'.repeat(30), '3, 4', ' 7 ', '0x10'),
+  fc.string({ maxLength: 20 }).map((text) => text.replace(/[^\x20-\x7e]/g, '')),
+);
+
 describe('agent HTTP API under hostile requests', () => {
   it('enforces the console key on every request, never answers 500, and never crashes', async () => {
     const seen = new Map<string, number>();
     await fc.assert(
-      fc.asyncProperty(method, target, body, authorization, async (verb, where, payload, [auth, header]) => {
+      fc.asyncProperty(method, target, body, authorization, leaseEpoch, async (verb, where, payload, [auth, header], epoch) => {
         const headers: Record<string, string> = { 'content-type': 'application/json' };
+        if (epoch !== undefined) headers[LEASE_EPOCH_HEADER] = epoch;
         if (header !== undefined) headers.authorization = auth === 'right' ? `Bearer ${consoleKey}` : header.replaceAll('KEY', consoleKey);
         const reply = await send(verb, where, headers, payload);
         seen.set(`${auth} ${reply.status}`, (seen.get(`${auth} ${reply.status}`) ?? 0) + 1);
@@ -160,13 +171,16 @@ describe('agent HTTP API under hostile requests', () => {
         endOnFailure: true,
         // Known sharp edges first: bad percent-encoding in each route's parameters, with the key.
         examples: [
-          ['DELETE', '/v1/luns/%ZZ', undefined, ['right', 'right']],
-          ['GET', '/v1/migrations/%ZZ', undefined, ['right', 'right']],
-          ['POST', '/v1/migrations/%E0%A4%A/pause', Buffer.from('{}'), ['right', 'right']],
-          ['PUT', '/v1/workloads/%ZZ/vol', Buffer.from('{}'), ['right', 'right']],
-          ['POST', '/v1/workloads/dg/%C0%AF/verify', Buffer.from('{}'), ['right', 'right']],
-          ['GET', '/v1/inventory', undefined, ['right', 'right']],
-          ['DELETE', '/v1/luns/%ZZ', undefined, ['none', undefined]],
+          ['DELETE', '/v1/luns/%ZZ', undefined, ['right', 'right'], undefined],
+          ['GET', '/v1/migrations/%ZZ', undefined, ['right', 'right'], undefined],
+          ['POST', '/v1/migrations/%E0%A4%A/pause', Buffer.from('{}'), ['right', 'right'], undefined],
+          ['PUT', '/v1/workloads/%ZZ/vol', Buffer.from('{}'), ['right', 'right'], undefined],
+          ['POST', '/v1/workloads/dg/%C0%AF/verify', Buffer.from('{}'), ['right', 'right'], undefined],
+          ['GET', '/v1/inventory', undefined, ['right', 'right'], undefined],
+          ['DELETE', '/v1/luns/%ZZ', undefined, ['none', undefined], undefined],
+          ['POST', '/v1/migrations/mig-1/pause', Buffer.from('{}'), ['right', 'right'], 'abc'],
+          ['PUT', '/v1/migrations/mig-1/throttle', Buffer.from('{"bytesPerS":1}'), ['right', 'right'], '9'.repeat(30)],
+          ['POST', '/v1/migrations', Buffer.from('{}'), ['right', 'right'], '-1'],
         ],
       },
     );

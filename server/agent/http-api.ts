@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http from 'node:http';
 import { z } from 'zod';
-import { bearer, createVolumeRequest, jobId, mapLunRequest, migrationAction, startMigrationRequest, startWorkloadRequest, throttleRequest, type ApiError } from '../protocol/agent-api';
+import { bearer, createVolumeRequest, jobId, LEASE_EPOCH_HEADER, mapLunRequest, migrationAction, startMigrationRequest, startWorkloadRequest, throttleRequest, type ApiError } from '../protocol/agent-api';
 import type { Logger } from './log';
 import { AgentRefusal, type VolumeManager } from './volume-manager';
 import type { VolumeRuntime } from './volume-runtime';
@@ -72,7 +72,10 @@ async function handle({ volumes, runtime, workloads, consoleKeySha256 }: AgentAp
   }
   if (pathname === '/v1/migrations') {
     if (method === 'GET') return ok(runtime.list());
-    if (method === 'POST') return ok(await runtime.startMigration(await readBody(request, startMigrationRequest)));
+    if (method === 'POST') {
+      const leaseEpoch = leaseEpochOf(request);
+      return ok(await runtime.startMigration(await readBody(request, startMigrationRequest), leaseEpoch));
+    }
     return notAllowed(method, pathname, 'GET, POST');
   }
   const migration = migrationPath.exec(pathname);
@@ -84,12 +87,13 @@ async function handle({ volumes, runtime, workloads, consoleKeySha256 }: AgentAp
     if (action === 'samples') return method === 'GET' ? ok(runtime.samples(id, url.searchParams.get('after') ?? undefined)) : notAllowed(method, pathname, 'GET');
     if (action === 'throttle') {
       if (method !== 'PUT') return notAllowed(method, pathname, 'PUT');
-      return ok(runtime.setThrottle(id, (await readBody(request, throttleRequest)).bytesPerS));
+      const leaseEpoch = leaseEpochOf(request);
+      return ok(await runtime.setThrottle(id, (await readBody(request, throttleRequest)).bytesPerS, leaseEpoch));
     }
     const parsed = migrationAction.safeParse(action);
     if (!parsed.success) return { status: 404, body: fail(`no such migration action: ${action}; use ${migrationAction.options.join(', ')}`, 'not-found') };
     if (method !== 'POST') return notAllowed(method, pathname, 'POST');
-    return ok(await runtime.act(id, parsed.data));
+    return ok(await runtime.act(id, parsed.data, leaseEpochOf(request)));
   }
   const lun = lunPath.exec(pathname);
   if (lun) {
@@ -119,6 +123,17 @@ async function readBody<T>(request: http.IncomingMessage, schema: z.ZodType<T>):
   const parsed = schema.safeParse(json);
   if (!parsed.success) throw new AgentRefusal(`invalid request: ${z.prettifyError(parsed.error)}`, 400, 'invalid-request');
   return parsed.data;
+}
+
+/**
+ * The lease epoch a migration command was made under (`X-Tern-Lease-Epoch`), or undefined from a
+ * console that sends none. Anything but one non-negative decimal integer is the caller's mistake.
+ */
+function leaseEpochOf(request: http.IncomingMessage): number | undefined {
+  const header = request.headers[LEASE_EPOCH_HEADER];
+  if (header === undefined) return undefined;
+  if (typeof header === 'string' && /^\d{1,15}$/.test(header)) return Number(header);
+  throw new AgentRefusal(`X-Tern-Lease-Epoch must be one non-negative integer, not "${String(header).slice(0, 40)}"`, 400, 'invalid-request');
 }
 
 /**

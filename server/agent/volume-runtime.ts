@@ -5,6 +5,13 @@
  * `active` (and the source `detached`) once the job has switched, and the source is removed only
  * after the job commits. A restarted agent opens each volume on the plex its configuration names
  * and resumes every unfinished job from its state file and dirty-region log.
+ *
+ * Commands are fenced by lease epoch (TESTING.md §7): each job keeps, in its state file, the
+ * highest epoch a console command for it carried. A command from an older epoch comes from a
+ * console replica that has lost the migration to another (it was paused or partitioned past its
+ * lease), so it is refused before it touches anything; a command without an epoch (an older
+ * console) passes and leaves the mark as it is. The agent learns an epoch from the first command
+ * made under it, so until the new owner commands, an older one is taken as if it came in time.
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
@@ -97,9 +104,12 @@ export class VolumeRuntime {
     void job.run();
   }
 
-  async startMigration(input: StartMigrationRequest): Promise<MigrationStatus> {
+  /** Starts a job; `leaseEpoch` is the console's (an existing job with a newer mark refuses it as stale). */
+  async startMigration(input: StartMigrationRequest, leaseEpoch?: number): Promise<MigrationStatus> {
     const request = startMigrationRequest.parse(input);
-    if (this.jobs.has(request.id) || (await MigrationJob.exists(this.jobsDir, request.id))) {
+    const existing = this.jobs.get(request.id);
+    if (existing) await this.fence(existing, leaseEpoch);
+    if (existing || (await MigrationJob.exists(this.jobsDir, request.id))) {
       throw new AgentRefusal(`a migration with id ${request.id} already exists on this host`, 409, 'migration-exists');
     }
     const config = this.config.findVolume(request.volume);
@@ -128,6 +138,7 @@ export class VolumeRuntime {
         stallPasses: request.stallPasses,
         nonConvergencePolicy: request.nonConvergencePolicy,
         cutover: request.cutover,
+        leaseEpoch,
         stateDir: this.jobsDir,
       });
       this.track(job);
@@ -164,14 +175,16 @@ export class VolumeRuntime {
     return after ? samples.filter((sample) => sample.at > after) : samples;
   }
 
-  setThrottle(id: string, bytesPerS: number | null): MigrationStatus {
+  async setThrottle(id: string, bytesPerS: number | null, leaseEpoch?: number): Promise<MigrationStatus> {
     const job = this.job(id);
+    await this.fence(job, leaseEpoch);
     job.setThrottle(bytesPerS);
     return this.describe(job);
   }
 
-  async act(id: string, action: MigrationAction): Promise<MigrationStatus> {
+  async act(id: string, action: MigrationAction, leaseEpoch?: number): Promise<MigrationStatus> {
     const job = this.job(id);
+    await this.fence(job, leaseEpoch);
     try {
       switch (action) {
         case 'pause':
@@ -202,6 +215,25 @@ export class VolumeRuntime {
 
   async close() {
     for (const job of this.jobs.values()) await job.close().catch(() => undefined);
+  }
+
+  /**
+   * Refuses a command from a lease epoch older than the job's mark, changing nothing; otherwise
+   * raises the mark to the command's epoch (durably) before the command acts. The comparison and
+   * the raise happen with no await between them, so two commands racing are judged in order.
+   */
+  private async fence(job: MigrationJob, leaseEpoch: number | undefined): Promise<void> {
+    if (leaseEpoch === undefined) return;
+    const seen = job.leaseEpoch;
+    if (seen !== undefined && leaseEpoch < seen) {
+      this.log.warn('refused a command from a stale lease epoch', { id: job.id, leaseEpoch, seen });
+      throw new AgentRefusal(
+        `lease epoch ${leaseEpoch} is older than epoch ${seen} this agent has seen for migration ${job.id}; another console replica drives it now`,
+        409,
+        'stale-epoch',
+      );
+    }
+    await job.raiseLeaseEpoch(leaseEpoch);
   }
 
   private job(id: string): MigrationJob {

@@ -69,6 +69,8 @@ export interface JobOptions {
   stallPasses?: number;
   nonConvergencePolicy?: NonConvergencePolicy;
   cutover?: 'auto' | 'manual';
+  /** The console lease epoch the job was started under, if the console sent one. */
+  leaseEpoch?: number;
   /** Where the job keeps its state file and logs. */
   stateDir: string;
 }
@@ -143,6 +145,11 @@ interface PersistedState {
   /** Transient I/O faults the job retried (invariant 6), and the last fault it met. */
   faultsRetried?: number;
   lastFault?: string | null;
+  /**
+   * The highest console lease epoch seen in a command for this job; the agent refuses commands
+   * from an older one (server/agent/volume-runtime.ts). Absent before the first such command.
+   */
+  leaseEpoch?: number;
 }
 
 const COPY_CHUNK_REGIONS = 16;
@@ -270,6 +277,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       regionsTotal: volume.regionCount,
       faultsRetried: 0,
       lastFault: null,
+      ...(options.leaseEpoch === undefined ? {} : { leaseEpoch: options.leaseEpoch }),
     };
     const job = new MigrationJob(volume, volume.primary, target, drl, state, stateFile);
     await job.persist();
@@ -317,6 +325,23 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       regionsDirty: this.dirty.count,
       sample: this.lastSample,
     };
+  }
+
+  /** The highest console lease epoch seen for this job, or undefined before any. */
+  get leaseEpoch(): number | undefined {
+    return this.state.leaseEpoch;
+  }
+
+  /**
+   * Raises the lease-epoch mark (never lowers it) and resolves once it is in the state file, so an
+   * agent restarted after acknowledging a command still refuses older epochs. The mark is set
+   * before the first await: a command that arrives meanwhile is already judged against it.
+   */
+  async raiseLeaseEpoch(epoch: number): Promise<void> {
+    // Equal or lower: the mark is set already, but perhaps still on its way to disk.
+    if (this.state.leaseEpoch !== undefined && epoch <= this.state.leaseEpoch) return this.persisting;
+    this.state.leaseEpoch = epoch;
+    await this.persist();
   }
 
   // ---- control ------------------------------------------------------------------------------

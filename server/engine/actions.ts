@@ -3,7 +3,8 @@ import 'server-only';
  * Owns operator actions on a migration (pause, resume, cancel, cutover, commit, rollback,
  * throttle). An action the state does not allow is refused with the state and what would be
  * valid, and changes nothing; otherwise the agent acts first and the row and its event follow
- * what the agent reports.
+ * what the agent reports. Any replica may serve the action: the command carries the lease epoch
+ * of the row as read here, so an agent that has since seen a newer owner's epoch refuses it.
  */
 import { eq } from 'drizzle-orm';
 import type { Db } from '@/db/open';
@@ -45,6 +46,20 @@ function fencedRefusal(volume: string, hostname: string, action: string) {
   return new FleetError('conflict', `${volume}: cannot ${action}: host ${hostname} is fenced, so the console sends its agent nothing; re-enrol the host with a new token to act on its migrations`);
 }
 
+/**
+ * The command to the agent, with the row's lease epoch. A `stale-epoch` refusal means another
+ * replica took the migration over between our read and the agent's check; the agent changed
+ * nothing, and the operator can simply try again (the next read has the new epoch).
+ */
+async function command<T>(volume: string, action: string, send: () => Promise<T>): Promise<T> {
+  try {
+    return await send();
+  } catch (error) {
+    if (!(error instanceof AgentCallError && error.code === 'stale-epoch')) throw error;
+    throw new FleetError('conflict', `${volume}: cannot ${action} now: another console replica took this migration over while the command was on its way, and the agent refused it unchanged (${error.message}); try again`);
+  }
+}
+
 /** Whether the agent may hold the job: it is started during `preparing`, never before. */
 async function agentHasJob(db: Db, row: MigrationRow, host: AgentTarget): Promise<boolean> {
   if (row.agentStatus) return true;
@@ -79,7 +94,7 @@ export async function migrationAction(db: Db, actor: Actor, id: string, action: 
     return record(db, row, () => ({ to, actor, cause: `${volume.name}: ${PAST[action]} by ${actor.name ?? 'console'} before the copy started` }));
   }
 
-  const status: MigrationStatus = await agentClient.migrationAction(db, host, id, action);
+  const status: MigrationStatus = await command(volume.name, action, () => agentClient.migrationAction(db, host, id, action, row.leaseEpoch));
   const to = action === 'pause' ? 'paused' : consoleState(status, row.state);
   return record(db, row, (from) => ({
     to: from.state === 'completed' ? from.state : to,
@@ -95,7 +110,9 @@ export async function setThrottle(db: Db, actor: Actor, id: string, bytesPerS: n
   const refused = refusal('setThrottle', row.state);
   if (refused) throw new FleetError('conflict', `${volume.name}: ${refused}`);
   if (host.state === 'fenced' && (row.agentStatus || row.state === 'preparing')) throw fencedRefusal(volume.name, host.hostname, 'setThrottle');
-  const status = (await agentHasJob(db, row, host)) ? await agentClient.setMigrationThrottle(db, host, id, bytesPerS) : undefined;
+  const status = (await agentHasJob(db, row, host))
+    ? await command(volume.name, 'setThrottle', () => agentClient.setMigrationThrottle(db, host, id, bytesPerS, row.leaseEpoch))
+    : undefined;
   const limit = bytesPerS === null ? 'unlimited' : `${formatBytes(bytesPerS)}/s`;
   return record(db, row, (from) => ({
     to: from.state,

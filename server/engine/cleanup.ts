@@ -13,6 +13,7 @@ import { arrays, hosts, lunMappings, luns, migrations, volumes } from '@/db/sche
 import { openDriver } from '@/server/arrays';
 import { appendEvent, publishEvents } from '@/server/events/log';
 import { AgentCallError, agentClient } from '@/server/fleet/agent-client';
+import { logger } from '@/server/log';
 import type { MigrationRow } from './create';
 import { underLease } from './lease';
 import type { MigrationState } from './migration-states';
@@ -53,9 +54,14 @@ export async function cleanupTarget(db: Db, row: MigrationRow): Promise<void> {
     const job = await agentClient.migration(db, host, row.id);
     if (!['cancelled', 'rolled-back', 'failed', 'committed'].includes(job.phase)) {
       if (job.switched) throw new Error(`migration ${row.id} is ${row.state} but the agent's job has switched to the target (${job.phase}); leaving the target LUN`);
-      await agentClient.migrationAction(db, host, row.id, 'cancel');
+      await agentClient.migrationAction(db, host, row.id, 'cancel', row.leaseEpoch);
     }
   } catch (error) {
+    // Refused by epoch: another replica holds the lease now and cleans up; leave it alone.
+    if (error instanceof AgentCallError && error.code === 'stale-epoch') {
+      logger.info('lost the lease of a migration to another console replica; leaving its cleanup to the new owner', { migrationId: row.id, leaseEpoch: row.leaseEpoch, error: error.message });
+      return;
+    }
     if (!(error instanceof AgentCallError && error.status === 404)) throw error;
   }
   // The agent drops the target plex just after the job ends; until then it answers lun-in-use

@@ -3,7 +3,9 @@ import 'server-only';
  * Owns the one step the reconciler runs for a migration in each state. Every step is idempotent:
  * it reads what exists (target LUN by its deterministic name, mapping, agent job) and does only
  * what is missing, so a step cut short by a crash is simply run again. No transaction is held
- * across an agent call; state changes go through `transition`, guarded by the lease epoch.
+ * across an agent call; state changes go through `transition`, guarded by the lease epoch, and
+ * every command to the agent carries that epoch: an agent that has seen a newer one refuses it
+ * (`stale-epoch`), which means another replica took the migration over, so the step stops there.
  */
 import { and, eq } from 'drizzle-orm';
 import type { Db, Tx } from '@/db/open';
@@ -14,6 +16,7 @@ import { appendEvent, publishEvents, type Actor } from '@/server/events/log';
 import { AgentCallError, agentClient, type AgentTarget } from '@/server/fleet/agent-client';
 import { createLun, isMapped, mapLun } from '@/server/fleet/arrays';
 import { formatBytes } from '@/server/format';
+import { logger } from '@/server/log';
 import type { MigrationStatus } from '@/server/protocol/agent-api';
 import { causeOf, consoleState, progressOf } from './agent-status';
 import type { CutoverPolicy, MigrationRow } from './create';
@@ -84,6 +87,9 @@ export async function runStep(db: Db, row: MigrationRow, directive: Directive = 
     }
   } catch (error) {
     if (error instanceof AgentCallError && error.code === 'unreachable') return markUnreachable(db, ctx, error);
+    // This replica lost the lease while the step ran: the new owner drives the migration now, so
+    // no transition and no unreachable marking (its guarded writes would be refused anyway).
+    if (error instanceof AgentCallError && error.code === 'stale-epoch') return lostLease(ctx, error);
     throw error;
   }
 }
@@ -108,7 +114,7 @@ export async function admitChosen(db: Db, rows: MigrationRow[], now = new Date()
 
 /** Sets the agent's copy-rate limit to the job's share of its arrays' budgets (or its own limit). */
 async function applyThrottle(db: Db, { row, host, volume }: Context, share: ThrottleShare): Promise<MigrationRow> {
-  await agentClient.setMigrationThrottle(db, host, row.id, share.bytesPerS);
+  await agentClient.setMigrationThrottle(db, host, row.id, share.bytesPerS, row.leaseEpoch);
   const limit = share.bytesPerS === null ? 'unlimited' : `${formatBytes(share.bytesPerS)}/s`;
   const changed = await transition(db, row, {
     to: row.state,
@@ -124,7 +130,7 @@ async function applyThrottle(db: Db, { row, host, volume }: Context, share: Thro
 /** Pauses a copying job when its evacuation's window closes, or resumes one the engine paused when it opens. */
 async function windowAction(db: Db, { row, host, volume }: Context, cause: string) {
   const pausing = row.state !== 'paused';
-  const status = await agentClient.migrationAction(db, host, row.id, pausing ? 'pause' : 'resume');
+  const status = await agentClient.migrationAction(db, host, row.id, pausing ? 'pause' : 'resume', row.leaseEpoch);
   await transition(db, row, {
     to: pausing ? 'paused' : consoleState(status, row.state),
     cause: `${volume.nbdExport}: ${pausing ? 'paused' : 'resumed'} by the engine: ${cause}`,
@@ -165,7 +171,7 @@ async function prepare(db: Db, ctx: Context) {
       throttleBytesPerS: ctx.directive.throttle ? ctx.directive.throttle.bytesPerS : row.throttleBytesPerS,
       // In a window the engine, not the agent, decides when to switch.
       cutover: policy.mode === 'manual' || policy.mode === 'window' ? 'manual' : 'auto',
-    });
+    }, row.leaseEpoch);
   } catch (error) {
     if (!(error instanceof AgentCallError && error.code === 'migration-exists')) throw error;
     status = await agentClient.migration(db, host, row.id);
@@ -214,7 +220,7 @@ async function follow(db: Db, ctx: Context) {
     current = await transition(db, row, { to, cause, actor: engineActor, patch, guard: underLease(row), within: explainPasses });
   }
   if (current?.state === 'ready' && status.phase === 'ready' && !status.paused && policy.mode === 'window' && policy.window && windowState(policy, ctx.now).open) {
-    const switched = await agentClient.migrationAction(db, host, row.id, 'cutover');
+    const switched = await agentClient.migrationAction(db, host, row.id, 'cutover', row.leaseEpoch);
     const next = consoleState(switched, current.state);
     current = await transition(db, current, {
       to: next,
@@ -226,7 +232,7 @@ async function follow(db: Db, ctx: Context) {
     });
   }
   if (current?.state === 'verified' && status.phase === 'verified' && policy.commit === 'auto' && status.verify?.ok) {
-    const committed = await agentClient.migrationAction(db, host, row.id, 'commit');
+    const committed = await agentClient.migrationAction(db, host, row.id, 'commit', row.leaseEpoch);
     const next = consoleState(committed, current.state);
     if (next !== current.state) {
       await transition(db, current, { to: next, cause: `${causeOf(committed, next)} (commit is automatic for this migration)`, actor: engineActor, patch: progressOf(committed, volume.regionSizeBytes), guard: underLease(row) });
@@ -301,6 +307,15 @@ async function markUnreachable(db: Db, { row }: Context, error: AgentCallError) 
     });
   });
   if (event) publishEvents(event);
+}
+
+function lostLease({ row, host }: Context, error: AgentCallError) {
+  logger.info('lost the lease of a migration to another console replica; leaving it to the new owner', {
+    migrationId: row.id,
+    leaseEpoch: row.leaseEpoch,
+    host: host.hostname,
+    error: error.message,
+  });
 }
 
 async function recordReachable(db: Db, row: MigrationRow, host: AgentTarget) {

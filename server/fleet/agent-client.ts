@@ -4,6 +4,7 @@ import { z } from 'zod';
 import {
   apiError,
   inventory as inventorySchema,
+  LEASE_EPOCH_HEADER,
   migrationSample,
   migrationStatus,
   type CreateVolumeRequest,
@@ -35,7 +36,11 @@ export interface AgentTarget {
 
 const TIMEOUT_MS = 15_000;
 
-/** Calls one host's agent over its authenticated HTTP API. */
+/**
+ * Calls one host's agent over its authenticated HTTP API. A command about a migration passes the
+ * lease epoch it is made under; the agent refuses it as `stale-epoch` (409) when it has seen a
+ * newer one, i.e. another replica drives the migration now.
+ */
 export async function callAgent<T = z.infer<typeof inventorySchema>>(
   db: Db,
   host: AgentTarget,
@@ -43,6 +48,7 @@ export async function callAgent<T = z.infer<typeof inventorySchema>>(
   path: string,
   body?: unknown,
   schema: z.ZodType<T> = inventorySchema as unknown as z.ZodType<T>,
+  leaseEpoch?: number,
 ): Promise<T> {
   if (!host.agentUrl) throw new AgentCallError(`host ${host.hostname} has not reported an agent URL yet`, 'no-agent-url');
   const key = await consoleKeyFor(db, host.id);
@@ -50,7 +56,11 @@ export async function callAgent<T = z.infer<typeof inventorySchema>>(
   try {
     response = await fetch(new URL(path, host.agentUrl), {
       method,
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      headers: {
+        authorization: `Bearer ${key}`,
+        'content-type': 'application/json',
+        ...(leaseEpoch === undefined ? {} : { [LEASE_EPOCH_HEADER]: String(leaseEpoch) }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
       signal: AbortSignal.timeout(TIMEOUT_MS),
     });
@@ -74,19 +84,20 @@ export const agentClient = {
     callAgent(db, host, 'PUT', `/v1/luns/${lunId}`, request),
   unmapLun: (db: Db, host: AgentTarget, lunId: string) => callAgent(db, host, 'DELETE', `/v1/luns/${lunId}`),
   createVolume: (db: Db, host: AgentTarget, request: CreateVolumeRequest) => callAgent(db, host, 'POST', '/v1/volumes', request),
-  startMigration: (db: Db, host: AgentTarget, request: StartMigrationRequest) => callAgent(db, host, 'POST', '/v1/migrations', request, migrationStatus),
+  startMigration: (db: Db, host: AgentTarget, request: StartMigrationRequest, leaseEpoch: number) =>
+    callAgent(db, host, 'POST', '/v1/migrations', request, migrationStatus, leaseEpoch),
   migration: (db: Db, host: AgentTarget, id: string) => callAgent(db, host, 'GET', `/v1/migrations/${encodeURIComponent(id)}`, undefined, migrationStatus),
   migrationSamples: (db: Db, host: AgentTarget, id: string, after?: string) =>
     callAgent(db, host, 'GET', `/v1/migrations/${encodeURIComponent(id)}/samples${after ? `?after=${encodeURIComponent(after)}` : ''}`, undefined, z.array(migrationSample)),
-  migrationAction: (db: Db, host: AgentTarget, id: string, action: MigrationAction) =>
-    callAgent(db, host, 'POST', `/v1/migrations/${encodeURIComponent(id)}/${action}`, {}, migrationStatus),
+  migrationAction: (db: Db, host: AgentTarget, id: string, action: MigrationAction, leaseEpoch: number) =>
+    callAgent(db, host, 'POST', `/v1/migrations/${encodeURIComponent(id)}/${action}`, {}, migrationStatus, leaseEpoch),
   startWorkload: (db: Db, host: AgentTarget, volume: string, request: StartWorkloadRequest) =>
     callAgent(db, host, 'PUT', workloadPath(volume), request, workloadStatus),
   workloads: (db: Db, host: AgentTarget) => callAgent(db, host, 'GET', '/v1/workloads', undefined, z.array(workloadStatus)),
   stopWorkload: (db: Db, host: AgentTarget, volume: string) => callAgent(db, host, 'DELETE', workloadPath(volume), undefined, workloadStatus),
   verifyWorkload: (db: Db, host: AgentTarget, volume: string) => callAgent(db, host, 'POST', `${workloadPath(volume)}/verify`, {}, workloadStatus),
-  setMigrationThrottle: (db: Db, host: AgentTarget, id: string, bytesPerS: number | null) =>
-    callAgent(db, host, 'PUT', `/v1/migrations/${encodeURIComponent(id)}/throttle`, { bytesPerS }, migrationStatus),
+  setMigrationThrottle: (db: Db, host: AgentTarget, id: string, bytesPerS: number | null, leaseEpoch: number) =>
+    callAgent(db, host, 'PUT', `/v1/migrations/${encodeURIComponent(id)}/throttle`, { bytesPerS }, migrationStatus, leaseEpoch),
 };
 
 const workloadPath = (volume: string) => `/v1/workloads/${volume.split('/').map(encodeURIComponent).join('/')}`;

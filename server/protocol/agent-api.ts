@@ -11,10 +11,21 @@
  *   PUT  luns/:lunId  MapLunRequest → Inventory   (the host now sees this LUN)
  *   DELETE luns/:lunId              → Inventory   (unmapped; refused while a plex uses it)
  *   POST volumes  CreateVolumeRequest → Inventory
+ *   …and the migration and workload routes listed with their schemas below.
+ *
+ * Lease epochs (TESTING.md §7). Every mutating call about a migration (start, the actions, the
+ * throttle) carries the lease epoch of the console replica that makes it, in the header
+ * `X-Tern-Lease-Epoch: <n>` (a non-negative decimal integer). The agent remembers, with the job's
+ * state, the highest epoch it has seen per migration: a call with a lower one is refused with 409
+ * `stale-epoch` and changes nothing, because another replica has taken the migration over; an
+ * equal or higher one is accepted and raises the mark. A call without the header (an older
+ * console) is accepted and never lowers the mark. Reads carry none.
  */
 import { z } from 'zod';
 
 export const AGENT_API_VERSION = 1;
+/** The header that carries a command's lease epoch (see above); Node hands it over lowercased. */
+export const LEASE_EPOCH_HEADER = 'x-tern-lease-epoch';
 export const HEARTBEAT_INTERVAL_MS = 3_000;
 
 const name = z
@@ -153,6 +164,8 @@ export function bearer(header: string | null | undefined): string | undefined {
 //   GET  /v1/migrations/:id/samples?after=ISO → MigrationSample[]   (at most one a second)
 //   POST /v1/migrations/:id/{pause|resume|cutover|commit|rollback|cancel} → MigrationStatus
 //   PUT  /v1/migrations/:id/throttle    { bytesPerS: number | null } → MigrationStatus
+// The POST and PUT calls carry `X-Tern-Lease-Epoch` (header comment above); a stale one is
+// refused with 409 `stale-epoch`.
 
 export const jobId = z
   .string()
