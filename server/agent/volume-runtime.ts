@@ -178,7 +178,7 @@ export class VolumeRuntime {
   async setThrottle(id: string, bytesPerS: number | null, leaseEpoch?: number): Promise<MigrationStatus> {
     const job = this.job(id);
     await this.fence(job, leaseEpoch);
-    job.setThrottle(bytesPerS);
+    await job.setThrottle(bytesPerS);
     return this.describe(job);
   }
 
@@ -188,10 +188,10 @@ export class VolumeRuntime {
     try {
       switch (action) {
         case 'pause':
-          job.pause();
+          await job.pause();
           break;
         case 'resume':
-          job.resume();
+          await job.resume();
           break;
         case 'cutover':
           job.cutoverNow();

@@ -1,4 +1,4 @@
-import { mkdtemp, open, rm } from 'node:fs/promises';
+import { mkdtemp, open, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -45,6 +45,19 @@ describe('migration controls', () => {
     await job.until('verified', 'failed');
     expect(job.status.bytesCopied).toBeLessThanOrEqual(8 * MiB * 1.2); // no restart from zero
     expect(job.phase).toBe('verified');
+  });
+
+  it('pause, resume and a throttle change resolve only once the job’s state file records them', async () => {
+    const { job } = await setup('mirror', 4 * MiB);
+    const stateFile = path.join(dir, 'job-controls.json');
+    const recorded = async () => JSON.parse(await readFile(stateFile, 'utf8')) as { paused: boolean; throttleBytesPerS: number | null };
+    await job.pause();
+    expect(await recorded()).toMatchObject({ paused: true });
+    await job.setThrottle(3 * MiB);
+    expect(await recorded()).toMatchObject({ paused: true, throttleBytesPerS: 3 * MiB });
+    await job.resume();
+    expect(await recorded()).toMatchObject({ paused: false });
+    await job.cancel();
   });
 
   it('a throttle change applies while the job runs', async () => {

@@ -346,23 +346,27 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
 
   // ---- control ------------------------------------------------------------------------------
 
-  setThrottle(bytesPerS: number | null) {
+  // The controls take effect at once and resolve once the state file records them, so whoever
+  // acknowledges a control after awaiting it (the agent's API) never acknowledges one a crash forgets.
+
+  setThrottle(bytesPerS: number | null): Promise<void> {
     this.state.throttleBytesPerS = bytesPerS;
     this.copyBucket.setRate(bytesPerS);
-    this.persistSoon();
+    return this.persistAwaitable();
   }
 
-  pause() {
+  pause(): Promise<void> {
     this.requireActive('pause');
     this.state.paused = true;
-    this.persistSoon();
+    return this.persistAwaitable();
   }
 
-  resume() {
+  resume(): Promise<void> {
     this.requireActive('resume');
     this.state.paused = false;
-    this.persistSoon();
+    const written = this.persistAwaitable();
     this.wake?.();
+    return written;
   }
 
   /** Cuts over as soon as possible: at the end of the current pass, whatever is left. */
@@ -863,6 +867,13 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   /** persist() for callers that do not wait: a failure is reported as the job's 'error' event only. */
   private persistSoon() {
     this.persist().catch(() => undefined);
+  }
+
+  /** persist() whose failure is reported to whoever awaits it, and is no unhandled rejection when nobody does. */
+  private persistAwaitable(): Promise<void> {
+    const write = this.persist();
+    write.catch(() => undefined);
+    return write;
   }
 
   /** Writes the state file; writes are serialized, each one taking the state as it is then. */
