@@ -114,6 +114,12 @@ describe('pushed telemetry', () => {
     });
     expect(stranger).toEqual({ status: 200, body: { stored: 0, ignored: [migrationId, 'job-not-a-migration'] } });
 
+    // Pushes that arrive together share one INSERT, and each is answered with its own count.
+    const together = await Promise.all(
+      [20, 21, 22, 22].map((hours) => push(authorization, { migrations: [{ id: migrationId, samples: [sample(new Date(later.getTime() + hours * 3_600_000))] }] })),
+    );
+    expect(together.map((answer) => answer.body.stored).sort()).toEqual([0, 1, 1, 1]);
+
     const countBefore = await storedCount(migrationId);
     const wrong = await push(`Bearer ${identity.hostId}.not-the-credential`, { migrations: [{ id: migrationId, samples: [sample(new Date(later.getTime() + 9_000))] }] });
     expect(wrong.status).toBe(401);
