@@ -189,7 +189,13 @@ export async function run(argv: string[], env: Record<string, string | undefined
         return 0;
       }
       case 'hosts': {
-        const hosts = await client.hosts.list.query();
+        // Every host, a page of 100 at a time (the console pages hosts.list).
+        const hosts: Outputs['hosts']['list']['hosts'] = [];
+        for (let page = 1; ; page++) {
+          const result = await client.hosts.list.query({ page, pageSize: 100 });
+          hosts.push(...result.hosts);
+          if (result.hosts.length === 0 || page * result.pageSize >= result.total) break;
+        }
         if (values.json) print(hosts);
         else
           io.out(

@@ -46,7 +46,8 @@ export async function trpc<T>(page: Page, path: string, input?: unknown, kind: '
 
 /** Stops every demo workload on the host and has its agent verify each acknowledged write, through the console. */
 export async function stopAndVerifyWorkloads(page: Page, hostname: string) {
-  const hosts = await trpc<{ id: string; hostname: string }[]>(page, 'hosts.list');
+  // hosts.list is paged and searches by fragment: ask for the hostname, then pick the exact match.
+  const { hosts } = await trpc<{ hosts: { id: string; hostname: string }[] }>(page, 'hosts.list', { q: hostname, pageSize: 100 });
   const host = hosts.find((h) => h.hostname === hostname);
   if (!host) throw new Error(`no host ${hostname}`);
   const workloads = await trpc<{ volume: string }[]>(page, 'hosts.workloads', { hostId: host.id });

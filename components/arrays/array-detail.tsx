@@ -163,8 +163,10 @@ function ArrayAlert({ array }: { array: ArrayDetail }) {
 
 function ArraySummary({ array }: { array: ArrayDetail }) {
   const trpc = useTRPC();
-  const hosts = useQuery(trpc.hosts.list.queryOptions());
-  const users = (hosts.data ?? []).filter((host) => host.arrays.some((entry) => entry.id === array.id));
+  // The server filters to hosts with a plex here; a page of 100 names them, the total counts them all.
+  const hosts = useQuery(trpc.hosts.list.queryOptions({ arrayId: array.id, pageSize: 100 }));
+  const users = hosts.data?.hosts ?? [];
+  const userCount = hosts.data?.total ?? 0;
   const folder = typeof array.driverConfig.path === 'string' ? array.driverConfig.path : null;
 
   return (
@@ -224,7 +226,7 @@ function ArraySummary({ array }: { array: ArrayDetail }) {
             <p className="text-sm text-muted-foreground">No volume has a plex on this array.</p>
           ) : (
             <>
-              <p className="mb-3 text-sm text-muted-foreground">{formatCount(users.length, 'host')} would be affected if this array went away.</p>
+              <p className="mb-3 text-sm text-muted-foreground">{formatCount(userCount, 'host')} would be affected if this array went away.</p>
               <ul className="flex flex-wrap gap-x-6 gap-y-2 text-sm">
                 {users.map((host) => (
                   <li key={host.id} className="flex items-center gap-2">
@@ -235,6 +237,13 @@ function ArraySummary({ array }: { array: ArrayDetail }) {
                   </li>
                 ))}
               </ul>
+              {userCount > users.length ? (
+                <p className="mt-3 text-sm">
+                  <Link href={`/hosts?array=${encodeURIComponent(array.name)}`} className="hover:underline">
+                    and {formatInteger(userCount - users.length)} more — view all {formatInteger(userCount)} on the hosts page
+                  </Link>
+                </p>
+              ) : null}
             </>
           )}
         </CardContent>

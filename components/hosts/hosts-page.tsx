@@ -1,14 +1,15 @@
 'use client';
-import { useQuery } from '@tanstack/react-query';
+import { keepPreviousData, useQuery } from '@tanstack/react-query';
 import { Server } from 'lucide-react';
 import Link from 'next/link';
-import { useSyncExternalStore } from 'react';
+import { useEffect, useSyncExternalStore } from 'react';
 import type { HostListItem, HostState } from '@/components/api-types';
 import { CommandBlock } from '@/components/command-block';
 import { FacetSelect, FilterBar, TextFilter } from '@/components/data/filter-bar';
+import { Pager, readPaging } from '@/components/data/pager';
 import { EmptyState, FilteredEmpty, QueryError, TableSkeleton } from '@/components/data/query-states';
 import { SortHead } from '@/components/data/sort-head';
-import { formatSort, parseSort, sortRows, type SortState } from '@/components/data/sorting';
+import { formatSort, parseSort, type SortState } from '@/components/data/sorting';
 import { useDebouncedUrlParam, useUrlParams } from '@/components/data/use-url-params';
 import { useRowFreeze } from '@/components/data/use-row-freeze';
 import { formatCount, formatInteger } from '@/components/format';
@@ -23,55 +24,65 @@ import { useTRPC } from '@/components/trpc';
 export const LATE_HEARTBEAT_MS = 15_000;
 
 const STATES: HostState[] = ['connected', 'disconnected', 'fenced', 'pending'];
-const SORT_KEYS = ['hostname', 'state', 'heartbeat', 'version', 'diskGroups', 'volumes'] as const;
+const STATE_FILTERS = [...STATES, 'attention'] as const;
+type StateFilter = (typeof STATE_FILTERS)[number];
+/** The server sorts by these; disk group and volume counts are rolled up per page, so they do not sort. */
+const SORT_KEYS = ['hostname', 'state', 'heartbeat', 'version'] as const;
 type SortKey = (typeof SORT_KEYS)[number];
 const DEFAULT_SORT: SortState<SortKey> = { key: 'hostname', direction: 'asc' };
-const STATE_ORDER: Record<HostState, number> = { fenced: 0, disconnected: 1, pending: 2, connected: 3 };
 
-const sortValue: Record<SortKey, (host: HostListItem) => string | number | null> = {
-  hostname: (host) => host.hostname,
-  state: (host) => STATE_ORDER[host.state],
-  heartbeat: (host) => host.lastHeartbeatAt?.getTime() ?? null,
-  version: (host) => host.agentVersion,
-  diskGroups: (host) => host.diskGroupCount,
-  volumes: (host) => host.volumeCount,
-};
-
-/** The hosts list (UI.md §3.5): health of the managed hosts and their agents, live. */
+/**
+ * The hosts list (UI.md §3.5): health of the managed hosts and their agents, live. A fleet has a
+ * thousand hosts, so the server pages, filters and sorts them; search, facets, sort and page
+ * live in the URL.
+ */
 export function HostsPage() {
   const trpc = useTRPC();
-  const hosts = useQuery(trpc.hosts.list.queryOptions());
   const { params, update } = useUrlParams();
-  const [text, setText] = useDebouncedUrlParam('q');
-  const stateFilter = params.get('state') ?? '';
-  const arrayFilter = params.get('array') ?? '';
+  const [text, setText] = useDebouncedUrlParam('q', 300, { page: null });
+  const q = params.get('q') ?? '';
+  const stateParam = params.get('state') ?? '';
+  const stateFilter = (STATE_FILTERS as readonly string[]).includes(stateParam) ? (stateParam as StateFilter) : undefined;
+  const arrayName = params.get('array') ?? '';
   const sort = parseSort(params.get('sort'), SORT_KEYS, DEFAULT_SORT);
+  const { page, pageSize } = readPaging(params);
 
-  const all = hosts.data ?? [];
-  const q = text.trim().toLowerCase();
-  const filtered = all.filter(
-    (host) =>
-      (!q || host.hostname.toLowerCase().includes(q)) &&
-      (!stateFilter || (stateFilter === 'attention' ? host.state === 'disconnected' || host.state === 'fenced' : host.state === stateFilter)) &&
-      (!arrayFilter || host.arrays.some((array) => array.name === arrayFilter)),
+  // The Array facet names arrays in the URL; the server filters by id.
+  const arrays = useQuery(trpc.arrays.list.queryOptions());
+  const array = arrayName ? arrays.data?.find((entry) => entry.name === arrayName) : undefined;
+  const unknownArray = Boolean(arrayName) && arrays.isSuccess && !array;
+  const hosts = useQuery(
+    trpc.hosts.list.queryOptions(
+      { q: q || undefined, state: stateFilter, arrayId: array?.id, page, pageSize, sort: sort.key, direction: sort.direction },
+      { placeholderData: keepPreviousData, enabled: !arrayName || Boolean(array) },
+    ),
   );
-  const sorted = sortRows(filtered, sortValue[sort.key], sort.direction);
-  const { rows, handlers } = useRowFreeze(sorted, (host) => host.id);
+  const { rows, handlers } = useRowFreeze(hosts.data?.hosts ?? [], (host) => host.id);
 
-  const counts = Object.fromEntries(STATES.map((state) => [state, all.filter((host) => host.state === state).length])) as Record<HostState, number>;
-  const arrayNames = [...new Set(all.flatMap((host) => host.arrays.map((array) => array.name)))].sort();
-  const filtering = Boolean(q || stateFilter || arrayFilter);
+  const total = hosts.data?.total ?? 0;
+  const counts = hosts.data?.stateCounts;
+  const fleetSize = counts ? STATES.reduce((sum, state) => sum + counts[state], 0) : 0;
+  const pages = Math.max(1, Math.ceil(total / pageSize));
+  const filtering = Boolean(q || stateFilter || arrayName);
+
+  // A link or a shrinking filter can leave the page past the end: go to the last page.
+  const beyondEnd = hosts.isSuccess && !hosts.isPlaceholderData && page > pages;
+  useEffect(() => {
+    if (beyondEnd) update({ page: pages <= 1 ? null : String(pages) });
+  }, [beyondEnd, pages, update]);
+
   const clear = () => {
     setText('');
-    update({ q: null, state: null, array: null });
+    update({ q: null, state: null, array: null, page: null });
   };
+  const onSort = (next: SortState<SortKey>) => update({ sort: formatSort(next), page: null });
 
   return (
     <div className="space-y-4">
       <PageHeader
         title="Hosts"
         description={
-          hosts.data && all.length > 0 ? (
+          counts && fleetSize > 0 ? (
             <p className="flex flex-wrap gap-x-3">
               {STATES.filter((state) => state !== 'pending' || counts.pending > 0).map((state, index) => (
                 <span key={state} className="inline-flex gap-3">
@@ -90,67 +101,76 @@ export function HostsPage() {
         }
       />
 
-      {hosts.isSuccess && all.length === 0 ? (
+      {hosts.isSuccess && fleetSize === 0 ? (
         <NoHosts />
       ) : (
         <>
-          <FilterBar canClear={filtering} onClear={clear} summary={hosts.data ? `${formatInteger(filtered.length)} of ${formatCount(all.length, 'host')}` : null}>
+          <FilterBar
+            canClear={filtering || Boolean(text)}
+            onClear={clear}
+            summary={hosts.data ? (filtering ? `${formatInteger(total)} of ${formatCount(fleetSize, 'host')}` : formatCount(total, 'host')) : null}
+          >
             <TextFilter label="Filter hosts by hostname" placeholder="Filter by hostname" value={text} onChange={setText} />
             <FacetSelect
               label="State"
-              value={stateFilter}
-              onChange={(value) => update({ state: value || null })}
+              value={stateFilter ?? ''}
+              onChange={(value) => update({ state: value || null, page: null })}
               options={[
-                { value: 'attention', label: 'Needs attention', count: counts.disconnected + counts.fenced },
-                ...STATES.map((state) => ({ value: state, label: stateLabel('host', state), count: counts[state] })),
+                { value: 'attention', label: 'Needs attention', count: counts ? counts.disconnected + counts.fenced : undefined },
+                ...STATES.map((state) => ({ value: state, label: stateLabel('host', state), count: counts?.[state] })),
               ]}
             />
             <FacetSelect
               label="Array"
-              value={arrayFilter}
-              onChange={(value) => update({ array: value || null })}
-              options={arrayNames.map((name) => ({ value: name, label: name, count: all.filter((host) => host.arrays.some((array) => array.name === name)).length }))}
+              value={arrayName}
+              onChange={(value) => update({ array: value || null, page: null })}
+              options={[
+                ...(unknownArray ? [{ value: arrayName, label: `${arrayName} (unknown)` }] : []),
+                ...(arrays.data ?? []).map((entry) => ({ value: entry.name, label: entry.name })),
+              ]}
             />
           </FilterBar>
 
           <Card>
-            {hosts.isPending ? (
+            {unknownArray ? (
+              <FilteredEmpty what="hosts" onClear={clear} />
+            ) : arrayName && arrays.isError ? (
+              <QueryError error={arrays.error} onRetry={() => arrays.refetch()} what="arrays" className="m-4" />
+            ) : hosts.isPending ? (
               <TableSkeleton columns={7} label="Loading hosts" />
             ) : hosts.isError ? (
               <QueryError error={hosts.error} onRetry={() => hosts.refetch()} what="hosts" className="m-4" />
             ) : (
-              <Table>
-                <TableHeader>
-                  <TableRow className="hover:bg-transparent">
-                    <SortHead sortKey="hostname" sort={sort} onSort={(next) => update({ sort: formatSort(next) })} className="pl-4">
-                      Hostname
-                    </SortHead>
-                    <SortHead sortKey="state" sort={sort} onSort={(next) => update({ sort: formatSort(next) })}>
-                      State
-                    </SortHead>
-                    <SortHead sortKey="heartbeat" sort={sort} onSort={(next) => update({ sort: formatSort(next) })}>
-                      Last heartbeat
-                    </SortHead>
-                    <SortHead sortKey="version" sort={sort} onSort={(next) => update({ sort: formatSort(next) })}>
-                      Agent version
-                    </SortHead>
-                    <SortHead sortKey="diskGroups" sort={sort} onSort={(next) => update({ sort: formatSort(next) })} align="right">
-                      Disk groups
-                    </SortHead>
-                    <SortHead sortKey="volumes" sort={sort} onSort={(next) => update({ sort: formatSort(next) })} align="right">
-                      Volumes
-                    </SortHead>
-                    <TableHead className="pr-4">Arrays</TableHead>
-                  </TableRow>
-                </TableHeader>
-                <TableBody {...handlers}>
-                  {rows.map((host) => (
-                    <HostRow key={host.id} host={host} />
-                  ))}
-                </TableBody>
-              </Table>
+              <>
+                <Table aria-busy={hosts.isPlaceholderData || undefined}>
+                  <TableHeader>
+                    <TableRow className="hover:bg-transparent">
+                      <SortHead sortKey="hostname" sort={sort} onSort={onSort} className="pl-4">
+                        Hostname
+                      </SortHead>
+                      <SortHead sortKey="state" sort={sort} onSort={onSort}>
+                        State
+                      </SortHead>
+                      <SortHead sortKey="heartbeat" sort={sort} onSort={onSort}>
+                        Last heartbeat
+                      </SortHead>
+                      <SortHead sortKey="version" sort={sort} onSort={onSort}>
+                        Agent version
+                      </SortHead>
+                      <TableHead className="text-right">Disk groups</TableHead>
+                      <TableHead className="text-right">Volumes</TableHead>
+                      <TableHead className="pr-4">Arrays</TableHead>
+                    </TableRow>
+                  </TableHeader>
+                  <TableBody {...handlers} className={hosts.isPlaceholderData ? 'opacity-60' : undefined}>
+                    {rows.map((host) => (
+                      <HostRow key={host.id} host={host} />
+                    ))}
+                  </TableBody>
+                </Table>
+                {total === 0 ? <FilteredEmpty what="hosts" onClear={clear} /> : <Pager page={page} pageSize={pageSize} total={total} onChange={update} />}
+              </>
             )}
-            {hosts.isSuccess && filtered.length === 0 ? <FilteredEmpty what="hosts" onClear={clear} /> : null}
           </Card>
         </>
       )}
@@ -161,7 +181,7 @@ export function HostsPage() {
 function HostRow({ host }: { host: HostListItem }) {
   return (
     <TableRow data-state={host.state}>
-      <TableCell className="pl-4">
+      <TableCell className="pl-4 whitespace-nowrap">
         <Link href={`/hosts/${host.id}`} className="font-medium hover:underline">
           {host.hostname}
         </Link>
@@ -187,17 +207,27 @@ function HostRow({ host }: { host: HostListItem }) {
   );
 }
 
+/** Arrays beyond this many are summed up as "+N" (named in its tooltip), so a row stays one line high. */
+const MAX_ARRAY_CHIPS = 3;
+
 export function ArrayChips({ arrays }: { arrays: { id: string; name: string }[] }) {
   if (arrays.length === 0) return <span className="text-muted-foreground">—</span>;
+  const sorted = [...arrays].sort((a, b) => a.name.localeCompare(b.name));
+  const hidden = sorted.slice(MAX_ARRAY_CHIPS);
   return (
     <ul className="flex flex-wrap gap-1">
-      {[...arrays].sort((a, b) => a.name.localeCompare(b.name)).map((array) => (
+      {sorted.slice(0, MAX_ARRAY_CHIPS).map((array) => (
         <li key={array.id}>
           <Link href={`/arrays/${array.id}`} className="inline-flex rounded border px-1.5 py-0.5 text-xs hover:bg-accent">
             {array.name}
           </Link>
         </li>
       ))}
+      {hidden.length ? (
+        <li className="px-1 py-0.5 text-xs text-muted-foreground" title={hidden.map((array) => array.name).join(', ')}>
+          +{hidden.length}
+        </li>
+      ) : null}
     </ul>
   );
 }

@@ -4,7 +4,7 @@ import type { useTRPC } from '@/components/trpc';
 import type { EventRow, HostChange } from '@/server/events/bus';
 
 type Trpc = ReturnType<typeof useTRPC>;
-type HostList = RouterOutputs['hosts']['list'];
+type HostPage = RouterOutputs['hosts']['list'];
 type HostDetail = RouterOutputs['hosts']['get'];
 
 /**
@@ -49,9 +49,12 @@ function liveFields(change: HostChange) {
 }
 
 /**
- * Applies pushed changes to the TanStack Query cache. Host changes patch `hosts.list` and
- * `hosts.get` rows in place (a heartbeat never refetches); a changed state, a new host or a
- * changed inventory makes the affected queries stale. New events make the overview and event
+ * Applies pushed changes to the TanStack Query cache. Host changes patch the host's row on every
+ * cached `hosts.list` page and its `hosts.get` in place (a heartbeat never refetches). The pages
+ * are made stale when a host changes state (counts, filters and the state sort follow it), when
+ * its inventory changed, and when a host none of them holds is seen for the first time (it may
+ * be new, and belong on one); after that, its heartbeats change nothing cached, so a page of 50
+ * does not refetch for the other 950 hosts of the fleet. New events make the overview and event
  * lists stale. Everything is rendered at most once per `intervalMs` (UI.md P14, §3.0.3).
  */
 export function createLiveCache(queryClient: QueryClient, trpc: Trpc, intervalMs: number) {
@@ -66,18 +69,25 @@ export function createLiveCache(queryClient: QueryClient, trpc: Trpc, intervalMs
   };
 
   const hostPatches = batcher<HostChange>((changes) => {
-    const listed = queryClient.getQueryData<HostList>(trpc.hosts.list.queryKey());
-    queryClient.setQueryData<HostList>(trpc.hosts.list.queryKey(), (hosts) =>
-      hosts?.map((host) => {
-        const change = changes.get(host.id);
-        return change ? { ...host, ...liveFields(change) } : host;
-      }),
-    );
+    // The state each cached page shows for its hosts, before this batch patches them.
+    const listedStates = new Map<string, HostChange['state']>();
+    for (const [queryKey, page] of queryClient.getQueriesData<HostPage>(trpc.hosts.list.queryFilter())) {
+      if (!page?.hosts.some((host) => changes.has(host.id))) continue;
+      for (const host of page.hosts) listedStates.set(host.id, host.state);
+      queryClient.setQueryData<HostPage>(queryKey, {
+        ...page,
+        hosts: page.hosts.map((host) => {
+          const change = changes.get(host.id);
+          return change ? { ...host, ...liveFields(change) } : host;
+        }),
+      });
+    }
     for (const change of changes.values()) {
       queryClient.setQueryData<HostDetail>(trpc.hosts.get.queryKey({ id: change.id }), (host) => (host ? { ...host, ...liveFields(change) } : host));
       if (knownStates.get(change.id) !== change.state) markStale(trpc.overview.get.queryFilter());
+      const shownState = knownStates.get(change.id) ?? listedStates.get(change.id);
+      if (shownState !== change.state) markStale(trpc.hosts.list.queryFilter());
       knownStates.set(change.id, change.state);
-      if (listed && !listed.some((host) => host.id === change.id)) markStale(trpc.hosts.list.queryFilter());
       if (change.inventoryChanged) {
         markStale(trpc.hosts.get.queryFilter({ id: change.id }), trpc.hosts.list.queryFilter(), trpc.arrays.pathFilter(), trpc.overview.get.queryFilter());
       }

@@ -1,5 +1,5 @@
 import 'server-only';
-import { and, asc, count, desc, eq, ilike, inArray, lt, notInArray, or, sql, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, ilike, inArray, lt, notInArray, or, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { arrays, diskGroups, events, hosts, lunMappings, luns, migrations, plexes, volumes } from '@/db/schema';
 import { TERMINAL_STATES } from '@/server/engine/migration-states';
@@ -123,30 +123,149 @@ const hostColumns = {
   enrolledAt: hosts.enrolledAt,
 };
 
-/** Every host with its disk group and volume counts and the arrays its plexes live on. */
-export async function listHosts(db: Db) {
-  const rows = await db
+export const HOST_SORTS = ['hostname', 'state', 'heartbeat', 'version'] as const;
+export type HostSort = (typeof HOST_SORTS)[number];
+/** A host state, or `attention`: disconnected or fenced (UI.md §3.5's "Needs attention" facet). */
+export const HOST_STATE_FILTERS = ['connected', 'disconnected', 'fenced', 'pending', 'attention'] as const;
+export type HostStateFilter = (typeof HOST_STATE_FILTERS)[number];
+type HostState = (typeof hosts.state.enumValues)[number];
+
+export interface HostPageInput {
+  /** A fragment of the hostname, matched literally and case-insensitively. */
+  q?: string;
+  state?: HostStateFilter;
+  /** Only hosts with a plex on this array. */
+  arrayId?: string;
+  page: number;
+  pageSize: 25 | 50 | 100;
+  sort: HostSort;
+  direction: 'asc' | 'desc';
+}
+
+/** `%` and `_` in a search are characters to find, not wildcards. */
+const containing = (text: string) => `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+
+function hostFilter(db: Db, input: Omit<HostPageInput, 'page' | 'pageSize' | 'sort' | 'direction'>): SQL | undefined {
+  return and(
+    input.q ? ilike(hosts.hostname, containing(input.q)) : undefined,
+    input.state === 'attention' ? inArray(hosts.state, ['disconnected', 'fenced']) : input.state ? eq(hosts.state, input.state) : undefined,
+    input.arrayId
+      ? inArray(
+          hosts.id,
+          db
+            .select({ hostId: volumes.hostId })
+            .from(plexes)
+            .innerJoin(luns, eq(luns.id, plexes.lunId))
+            .innerJoin(volumes, eq(volumes.id, plexes.volumeId))
+            .where(eq(luns.arrayId, input.arrayId)),
+        )
+      : undefined,
+  );
+}
+
+/** The sort as ORDER BY terms over `columns` (the hosts table, or the page drawn from it); ties go by hostname. */
+function hostOrder(input: Pick<HostPageInput, 'sort' | 'direction'>, columns: { hostname: SQLWrapper; state: SQLWrapper; lastHeartbeatAt: SQLWrapper; agentVersion: SQLWrapper }): SQL[] {
+  const direction = input.direction === 'asc' ? sql`asc` : sql`desc`;
+  if (input.sort === 'hostname') return [sql`${columns.hostname} ${direction}`];
+  const key = {
+    // Worst first when ascending, as the hosts page lists them.
+    state: sql`case ${columns.state} when 'fenced' then 0 when 'disconnected' then 1 when 'pending' then 2 else 3 end`,
+    heartbeat: columns.lastHeartbeatAt,
+    version: columns.agentVersion,
+  }[input.sort];
+  return [sql`${key} ${direction} nulls last`, sql`${columns.hostname} asc`];
+}
+
+/**
+ * One page of hosts, filtered, sorted and counted in SQL, each with its disk group and volume
+ * counts and the arrays its plexes live on. The page is chosen first (a subquery with its
+ * LIMIT) and only its hosts are rolled up, through lateral joins, so the cost of a page does not
+ * grow with the fleet's volumes and LUNs. `stateCounts` covers the whole fleet, unfiltered.
+ */
+export async function listHosts(db: Db, input: HostPageInput) {
+  const filter = hostFilter(db, input);
+  const page = db
     .select(hostColumns)
     .from(hosts)
-    .orderBy(asc(hosts.hostname));
-  const diskGroupCounts = await db.select({ hostId: diskGroups.hostId, n: count() }).from(diskGroups).groupBy(diskGroups.hostId);
-  const volumeCounts = await db
-    .select({ hostId: volumes.hostId, n: count(), bytes: sql<number>`coalesce(sum(${volumes.sizeBytes}), 0)`.mapWith(Number) })
+    .where(filter)
+    .orderBy(...hostOrder(input, hosts))
+    .limit(input.pageSize)
+    .offset((input.page - 1) * input.pageSize)
+    .as('page');
+  const groupCounts = db
+    .select({ n: count().as('disk_group_count') })
+    .from(diskGroups)
+    .where(eq(diskGroups.hostId, page.id))
+    .as('group_counts');
+  const volumeTotals = db
+    .select({ n: count().as('volume_count'), bytes: sql<string>`coalesce(sum(${volumes.sizeBytes}), 0)`.as('volume_bytes') })
     .from(volumes)
-    .groupBy(volumes.hostId);
-  const hostArrays = await db
-    .selectDistinct({ hostId: volumes.hostId, arrayId: arrays.id, arrayName: arrays.name })
-    .from(plexes)
-    .innerJoin(volumes, eq(volumes.id, plexes.volumeId))
-    .innerJoin(luns, eq(luns.id, plexes.lunId))
-    .innerJoin(arrays, eq(arrays.id, luns.arrayId));
-  return rows.map((host) => ({
-    ...host,
-    diskGroupCount: diskGroupCounts.find((row) => row.hostId === host.id)?.n ?? 0,
-    volumeCount: volumeCounts.find((row) => row.hostId === host.id)?.n ?? 0,
-    volumeBytes: volumeCounts.find((row) => row.hostId === host.id)?.bytes ?? 0,
-    arrays: hostArrays.filter((row) => row.hostId === host.id).map(({ arrayId, arrayName }) => ({ id: arrayId, name: arrayName })),
-  }));
+    .where(eq(volumes.hostId, page.id))
+    .as('volume_totals');
+  const hostArrays = db
+    .select({
+      list: sql<{ id: string; name: string }[] | string>`coalesce(json_agg(json_build_object('id', ${arrays.id}, 'name', ${arrays.name}) order by ${arrays.name}), '[]'::json)`.as('array_list'),
+    })
+    .from(arrays)
+    .where(
+      inArray(
+        arrays.id,
+        db
+          .select({ arrayId: luns.arrayId })
+          .from(plexes)
+          .innerJoin(volumes, eq(volumes.id, plexes.volumeId))
+          .innerJoin(luns, eq(luns.id, plexes.lunId))
+          .where(eq(volumes.hostId, page.id)),
+      ),
+    )
+    .as('host_arrays');
+  const [rows, counts] = await Promise.all([
+    db
+      .select({
+        id: page.id,
+        hostname: page.hostname,
+        state: page.state,
+        stateSince: page.stateSince,
+        lastHeartbeatAt: page.lastHeartbeatAt,
+        agentVersion: page.agentVersion,
+        agentUrl: page.agentUrl,
+        enrolledAt: page.enrolledAt,
+        diskGroupCount: groupCounts.n,
+        volumeCount: volumeTotals.n,
+        volumeBytes: volumeTotals.bytes,
+        arrays: hostArrays.list,
+      })
+      .from(page)
+      .leftJoinLateral(groupCounts, sql`true`)
+      .leftJoinLateral(volumeTotals, sql`true`)
+      .leftJoinLateral(hostArrays, sql`true`)
+      .orderBy(...hostOrder(input, page)),
+    db
+      .select({ state: hosts.state, n: count(), matching: sql<number>`count(*) filter (where ${filter ?? sql`true`})`.mapWith(Number) })
+      .from(hosts)
+      .groupBy(hosts.state),
+  ]);
+  const stateCounts: Record<HostState, number> = { pending: 0, connected: 0, disconnected: 0, fenced: 0 };
+  for (const row of counts) stateCounts[row.state] = row.n;
+  return {
+    total: counts.reduce((sum, row) => sum + row.matching, 0),
+    page: input.page,
+    pageSize: input.pageSize,
+    stateCounts,
+    hosts: rows.map((row) => ({
+      ...row,
+      diskGroupCount: Number(row.diskGroupCount ?? 0),
+      volumeCount: Number(row.volumeCount ?? 0),
+      volumeBytes: Number(row.volumeBytes ?? 0),
+      // PGlite and postgres-js both parse json columns; the text form is kept in case a driver does not.
+      arrays: typeof row.arrays === 'string' ? (JSON.parse(row.arrays) as { id: string; name: string }[]) : (row.arrays ?? []),
+    })),
+  };
+}
+
+/** Every host's live fields (no rollups), for the `hosts.onChange` replay after a reconnect. */
+export async function listHostStates(db: Db) {
+  return db.select(hostColumns).from(hosts).orderBy(asc(hosts.hostname));
 }
 
 /** One host with its storage stack: disk groups → volumes → plexes, each plex with its LUN and array. */

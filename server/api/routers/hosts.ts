@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { bus, type HostChange } from '@/server/events/bus';
 import { createEnrolmentToken, listEnrolmentTokens, revokeEnrolmentToken } from '@/server/fleet/enrolment';
 import { fenceHost } from '@/server/fleet/fencing';
-import { getHost, listHosts } from '@/server/fleet/queries';
+import { getHost, HOST_SORTS, HOST_STATE_FILTERS, listHostStates, listHosts } from '@/server/fleet/queries';
 import { createVolume } from '@/server/fleet/volumes';
 import { listWorkloads, stopAndVerifyWorkload } from '@/server/fleet/workloads';
 import { adminProcedure, operatorProcedure, protectedProcedure } from '../trpc';
@@ -14,7 +14,26 @@ let changeSequence = 0;
 const changeId = () => `${Date.now().toString(36)}-${(changeSequence++).toString(36)}`;
 
 export const hostsRouter = {
-  list: protectedProcedure.query(({ ctx }) => listHosts(ctx.db)),
+  /**
+   * One page of hosts with their rollups, filtered, sorted and counted by the server (a fleet has
+   * a thousand hosts): `{ total, page, pageSize, stateCounts, hosts }`. No input is the first 50
+   * by hostname.
+   */
+  list: protectedProcedure
+    .input(
+      z
+        .object({
+          q: z.string().trim().max(100).optional(),
+          state: z.enum(HOST_STATE_FILTERS).optional(),
+          arrayId: z.uuid().optional(),
+          page: z.number().int().min(1, 'page counts from 1').default(1),
+          pageSize: z.literal([25, 50, 100], 'pageSize is 25, 50 or 100').default(50),
+          sort: z.enum(HOST_SORTS).default('hostname'),
+          direction: z.enum(['asc', 'desc']).default('asc'),
+        })
+        .prefault({}),
+    )
+    .query(({ ctx, input }) => listHosts(ctx.db, input)),
   get: protectedProcedure.input(z.object({ id: z.uuid() })).query(({ ctx, input }) => getHost(ctx.db, input.id)),
   /**
    * Live host state and heartbeats. A host's state is a snapshot, not a history, so after a
@@ -26,7 +45,7 @@ export const hostsRouter = {
     .subscription(async function* ({ ctx, input, signal }) {
       const live = bus.listen('host', signal);
       if (input?.lastEventId) {
-        for (const host of await listHosts(ctx.db)) {
+        for (const host of await listHostStates(ctx.db)) {
           const change: HostChange = { ...host, inventoryChanged: true };
           yield tracked(changeId(), change);
         }
