@@ -143,7 +143,7 @@ function listCalls(plan: FleetPlan, perHost: number, index: number): ListCall {
   const lunsPerArray = Math.ceil((plan.hosts.length * perHost) / plan.arrays.length);
   const pages = Math.max(1, Math.ceil(lunsPerArray / 50));
   const calls: ListCall[] = [
-    { procedure: 'hosts.list', input: undefined },
+    { procedure: 'hosts.list', input: { page: 1, pageSize: 50, sort: 'hostname', direction: 'asc' } },
     { procedure: 'arrays.list', input: undefined },
     { procedure: 'arrays.luns', input: { arrayId: array.id, page: 1 + ((index * 7919) % pages), pageSize: 50, sort: 'name', direction: 'asc' } },
     { procedure: 'migrations.list', input: { limit: 200 } },
