@@ -151,7 +151,8 @@ export const luns = pgTable(
     state: lunState('state').notNull().default('online'),
     createdAt: createdAt(),
   },
-  (t) => [uniqueIndex('luns_array_name_idx').on(t.arrayId, t.name)],
+  // luns_array_size_idx: on PostgreSQL the per-array capacity rollup (arrays.list) is an index-only scan.
+  (t) => [uniqueIndex('luns_array_name_idx').on(t.arrayId, t.name), index('luns_array_size_idx').on(t.arrayId, t.sizeBytes)],
 );
 
 export const hosts = pgTable('hosts', {

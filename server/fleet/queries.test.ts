@@ -1,7 +1,7 @@
 /**
  * The fleet's list queries over a real database: `hosts.list` pages, searches, filters, sorts and
- * counts in SQL and rolls up only the page's hosts. Called through the tRPC router, so the
- * input's validation is part of what is tested.
+ * counts in SQL and rolls up only the page's hosts; `arrays.list` rolls capacity, LUN and host
+ * counts up per array. Called through the tRPC router where the input's validation matters.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { OpenDatabase } from '@/db/open';
@@ -12,6 +12,7 @@ import { SECURE_COOKIE } from '@/server/auth/cookies';
 import { randomSecret, sha256 } from '@/server/auth/secrets';
 import { createUser } from '@/server/auth/sessions';
 import { freshDatabase } from '@/test/db';
+import { getArray, listArrays } from './queries';
 
 const GiB = 1024 ** 3;
 let database: OpenDatabase;
@@ -197,5 +198,17 @@ describe('hosts.list', () => {
     await expect(caller.hosts.list({ sort: 'volumes' as 'state' })).rejects.toMatchObject({ code: 'BAD_REQUEST', message: expect.stringContaining('sort') });
     await expect(caller.hosts.list({ state: 'asleep' as 'pending' })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
     await expect(caller.hosts.list({ q: 'x'.repeat(101) })).rejects.toMatchObject({ code: 'BAD_REQUEST' });
+  });
+});
+
+describe('arrays.list', () => {
+  it('rolls up provisioned bytes, LUNs and distinct mapped hosts per array, zero for an empty one', async () => {
+    const listed = await listArrays(database.db);
+    expect(listed.map((array) => array.name)).toEqual(['A1', 'A2', 'A3-empty']);
+    expect(listed[0]).toMatchObject({ provisionedBytes: GiB, lunCount: 1, hostCount: 1, freeBytes: 99 * GiB });
+    expect(listed[1]).toMatchObject({ provisionedBytes: 4 * GiB, lunCount: 3, hostCount: 3, freeBytes: 96 * GiB });
+    expect(listed[2]).toMatchObject({ provisionedBytes: 0, lunCount: 0, hostCount: 0, freeBytes: 100 * GiB });
+    expect(await getArray(database.db, arrayIds.A2!)).toMatchObject({ ...listed[1], driverConfig: { path: '/nowhere/A2' } });
+    expect(await caller.arrays.list()).toEqual(listed);
   });
 });

@@ -1,0 +1,1 @@
+CREATE INDEX "luns_array_size_idx" ON "luns" USING btree ("array_id","size_bytes");
