@@ -83,7 +83,7 @@ async function handle({ volumes, runtime, workloads, consoleKeySha256 }: AgentAp
     const id = decodePart(migration[1] ?? '');
     if (!jobId.safeParse(id).success) return { status: 400, body: fail(`${id} is not a migration id`, 'invalid-request') };
     const action = migration[2];
-    if (!action) return method === 'GET' ? ok(runtime.get(id)) : notAllowed(method, pathname, 'GET');
+    if (!action) return method === 'GET' ? ok(await runtime.read(id, leaseEpochOf(request))) : notAllowed(method, pathname, 'GET');
     if (action === 'samples') return method === 'GET' ? ok(runtime.samples(id, url.searchParams.get('after') ?? undefined)) : notAllowed(method, pathname, 'GET');
     if (action === 'throttle') {
       if (method !== 'PUT') return notAllowed(method, pathname, 'PUT');

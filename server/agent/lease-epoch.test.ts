@@ -219,12 +219,16 @@ describe('agent fences migration commands by lease epoch', () => {
     await expectMark(id, MARK);
   });
 
-  it('reads need no epoch and ignore one', async () => {
+  it('reads need no epoch and are never refused for one; a newer one on a status read raises the mark', async () => {
     const id = await jobAt('reads', 'ready');
     expect((await call('GET', `/v1/migrations/${id}`, undefined, 1)).status).toBe(200);
     expect((await call('GET', `/v1/migrations/${id}/samples`, undefined, 99)).status).toBe(200);
     expect((await call('GET', '/v1/migrations', undefined, 99)).status).toBe(200);
     await expectMark(id, MARK);
+    // A replica that took the migration over announces its epoch with its first status read.
+    expect((await call('GET', `/v1/migrations/${id}`, undefined, MARK + 3)).status).toBe(200);
+    await expectMark(id, MARK + 3);
+    expect((await call('POST', `/v1/migrations/${id}/pause`, {}, MARK + 2)).body.code).toBe('stale-epoch');
   });
 
   it('keeps the mark across a restart of the agent', async () => {

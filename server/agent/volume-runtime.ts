@@ -160,6 +160,17 @@ export class VolumeRuntime {
     return finished ?? this.describe(this.job(id));
   }
 
+  /**
+   * The status, for the console. A newer lease epoch on the read raises the job's mark (a
+   * replica that took the migration over announces itself before it has a command to send); an
+   * older one is not refused: a read changes nothing.
+   */
+  async read(id: string, leaseEpoch?: number): Promise<MigrationStatus> {
+    const job = this.finished.has(id) ? undefined : this.job(id);
+    if (job && leaseEpoch !== undefined && (job.leaseEpoch === undefined || leaseEpoch > job.leaseEpoch)) await job.raiseLeaseEpoch(leaseEpoch);
+    return this.get(id);
+  }
+
   /** Every job's samples, for the push to the console (sample-push.ts). */
   *jobSamples(): Iterable<{ id: string; samples: readonly JobSample[] }> {
     for (const job of this.jobs.values()) yield { id: job.id, samples: job.samples };

@@ -47,9 +47,20 @@ function positiveInteger(value: string | undefined, name: string, fallback: numb
  */
 export const STEADY_FOLLOW_MS = 5_000;
 
+/** Per lease owner, the epoch each migration was last stepped under (globalThis: one per process, whatever module instance ticks). */
+function steppedEpochs(owner: string): Map<string, number> {
+  const holder = globalThis as unknown as { ternSteppedEpochs?: Map<string, Map<string, number>> };
+  const byOwner = (holder.ternSteppedEpochs ??= new Map());
+  let stepped = byOwner.get(owner);
+  if (!stepped) byOwner.set(owner, (stepped = new Map()));
+  return stepped;
+}
+
 /** Whether the migration's step runs this tick: always, unless it is copying steadily with nothing to do and was followed recently. */
-export function dueForStep(row: MigrationRow, directive: Directive | undefined, nudged: boolean, now: Date): boolean {
+export function dueForStep(row: MigrationRow, directive: Directive | undefined, nudged: boolean, now: Date, steppedEpoch?: number): boolean {
   if (row.state !== 'copying' && row.state !== 'syncing') return true;
+  // First step under this lease epoch here (a start or a takeover): its status read tells the agent the new epoch.
+  if (steppedEpoch !== row.leaseEpoch) return true;
   if (nudged || directive?.throttle || directive?.window || row.agentUnreachableSince) return true;
   return now.getTime() - row.updatedAt.getTime() >= STEADY_FOLLOW_MS;
 }
@@ -86,7 +97,11 @@ export async function reconcileOnce(db: Db, owner = engineInstanceId, now = new 
     }
   };
   const limit = pLimit(STEP_CONCURRENCY);
-  const due = claimed.filter((row) => dueForStep(row, plan?.directives.get(row.id), nudged.has(row.id), now));
+  const stepped = steppedEpochs(owner);
+  const due = claimed.filter((row) => dueForStep(row, plan?.directives.get(row.id), nudged.has(row.id), now, stepped.get(row.id)));
+  const claimedIds = new Set(claimed.map((row) => row.id));
+  for (const id of stepped.keys()) if (!claimedIds.has(id)) stepped.delete(id);
+  for (const row of due) stepped.set(row.id, row.leaseEpoch);
   await Promise.all([...due.map((row) => limit(step, row)), ...ended.map((id) => limit(clean, id))]);
   await admitChosen(db, admissions, now).catch((error: unknown) =>
     logger.warn('admission failed; retrying next tick', { migrations: admissions.length, error: (error as Error).message }),

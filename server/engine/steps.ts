@@ -174,7 +174,7 @@ async function prepare(db: Db, ctx: Context) {
     }, row.leaseEpoch);
   } catch (error) {
     if (!(error instanceof AgentCallError && error.code === 'migration-exists')) throw error;
-    status = await agentClient.migration(db, host, row.id);
+    status = await agentClient.migration(db, host, row.id, row.leaseEpoch);
   }
   const to = consoleState(status, row.strategy === 'mirror' ? 'syncing' : 'copying');
   await transition(db, row, {
@@ -189,7 +189,7 @@ async function prepare(db: Db, ctx: Context) {
 /** Follows a running job: state, progress and samples from the agent; cutover in the window; auto-commit when verified. */
 async function follow(db: Db, ctx: Context) {
   const { row, host, volume } = ctx;
-  const status = await agentClient.migration(db, host, row.id);
+  const status = await agentClient.migration(db, host, row.id, row.leaseEpoch);
   await ingestSamples(db, row.id, host, status.sample?.at);
   const policy = row.cutoverPolicy as Partial<CutoverPolicy>;
   const to = consoleState(status, row.state);
@@ -242,7 +242,7 @@ async function follow(db: Db, ctx: Context) {
 
 /** After the agent committed: the source LUN is unmapped from the host and deleted on its array. */
 async function releaseSource(db: Db, { row, host, volume }: Context) {
-  const status = await agentClient.migration(db, host, row.id);
+  const status = await agentClient.migration(db, host, row.id, row.leaseEpoch);
   if (status.phase !== 'committed') return;
   const [source] = row.sourceLunId ? await db.select().from(luns).where(eq(luns.id, row.sourceLunId)) : [];
   const [array] = source ? await db.select().from(arrays).where(eq(arrays.id, source.arrayId)) : [];

@@ -86,7 +86,9 @@ export const agentClient = {
   createVolume: (db: Db, host: AgentTarget, request: CreateVolumeRequest) => callAgent(db, host, 'POST', '/v1/volumes', request),
   startMigration: (db: Db, host: AgentTarget, request: StartMigrationRequest, leaseEpoch: number) =>
     callAgent(db, host, 'POST', '/v1/migrations', request, migrationStatus, leaseEpoch),
-  migration: (db: Db, host: AgentTarget, id: string) => callAgent(db, host, 'GET', `/v1/migrations/${encodeURIComponent(id)}`, undefined, migrationStatus),
+  /** With `leaseEpoch`, the read also tells the agent the epoch this replica drives the migration under (never refused for it). */
+  migration: (db: Db, host: AgentTarget, id: string, leaseEpoch?: number) =>
+    callAgent(db, host, 'GET', `/v1/migrations/${encodeURIComponent(id)}`, undefined, migrationStatus, leaseEpoch),
   migrationSamples: (db: Db, host: AgentTarget, id: string, after?: string) =>
     callAgent(db, host, 'GET', `/v1/migrations/${encodeURIComponent(id)}/samples${after ? `?after=${encodeURIComponent(after)}` : ''}`, undefined, z.array(migrationSample)),
   migrationAction: (db: Db, host: AgentTarget, id: string, action: MigrationAction, leaseEpoch: number) =>
