@@ -109,9 +109,11 @@ describe('volumes.migrationOptions', () => {
       .insert(migrations)
       .values({ volumeId, targetArrayId: arrayIds['ARR-02']!, strategy: 'mirror', state: 'completed', createdBy: 'test' })
       .returning();
+    let taken = 0;
     const sample = (copyRateBytesPerS: number, throttleBytesPerS: number | null = null) => ({
       migrationId: migration!.id,
-      at: new Date(),
+      // One sample a second, as agents take them: (migration, at) is unique.
+      at: new Date(Date.now() - 60_000 + 1_000 * taken++),
       phase: 'copying',
       pass: 0,
       leftBytes: 0,
