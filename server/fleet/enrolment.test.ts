@@ -61,6 +61,27 @@ describe('enrolment tokens and enrolHost', () => {
     expect(await db.select().from(hosts).where(eq(hosts.hostname, 'beta'))).toHaveLength(0);
   });
 
+  it('answers an agent that retries its token before its first heartbeat (its first answer was lost) with a new credential, and only that agent', async () => {
+    const { db } = opened;
+    const created = await createEnrolmentToken(db, { label: 'rack 2', createdBy: 'admin' });
+    const first = await enrolHost(db, request(created.token, 'epsilon'));
+    const again = await enrolHost(db, request(created.token, 'epsilon'));
+    expect(again.hostId).toBe(first.hostId);
+    expect(again.consoleKey).toBe(first.consoleKey);
+    expect(again.credential).not.toBe(first.credential);
+    const [host] = await db.select().from(hosts).where(eq(hosts.id, first.hostId));
+    expect(host?.credentialHash, 'the lost credential is void').toBe(sha256(again.credential));
+    expect(await db.select().from(hosts).where(eq(hosts.hostname, 'epsilon'))).toHaveLength(1);
+    expect((await eventsOf('host.enrolment-replayed')).map((e) => e.message)).toEqual([expect.stringMatching(/agent on epsilon presented token "rack 2" again before its first heartbeat/)]);
+
+    // Another hostname with the token, or the same one once the host has sent a heartbeat, is refused.
+    expect((await refusal(enrolHost(db, request(created.token, 'zeta')))).message).toMatch(/already used/);
+    await db.update(hosts).set({ lastHeartbeatAt: new Date() }).where(eq(hosts.id, first.hostId));
+    expect((await refusal(enrolHost(db, request(created.token, 'epsilon')))).message).toMatch(/already used/);
+    const [after] = await db.select().from(hosts).where(eq(hosts.id, first.hostId));
+    expect(after?.credentialHash).toBe(sha256(again.credential));
+  });
+
   it('refuses unknown, expired and revoked tokens with 401 and changes nothing', async () => {
     const { db } = opened;
     const hostsBefore = (await db.select().from(hosts)).length;

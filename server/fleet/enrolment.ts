@@ -1,6 +1,6 @@
 import 'server-only';
 import { randomUUID } from 'node:crypto';
-import { and, desc, eq, gt, inArray, isNull, like, notInArray } from 'drizzle-orm';
+import { and, desc, eq, gt, inArray, isNull, like, ne, notInArray } from 'drizzle-orm';
 import type { Db, Tx } from '@/db/open';
 import { agentTokens, hosts, migrations, users, volumes } from '@/db/schema';
 import { TERMINAL_STATES } from '@/server/engine/migration-states';
@@ -109,6 +109,10 @@ export async function enrolHost(db: Db, request: EnrolRequest, meta: EnrolMeta =
             : token.expiresAt <= now
               ? `enrolment token "${token.label}" expired at ${token.expiresAt.toISOString()}; create a new one`
               : undefined;
+      if (token && token.usedAt && !token.revokedAt && token.expiresAt > now) {
+        const replayed = await replayEnrolment(tx, token, request, { credential, remoteAddress: meta.remoteAddress, now });
+        if (replayed) return replayed;
+      }
       if (!token || reason) throw new AgentRefusedError(reason ?? 'unknown token', 401, 'enrol-token-refused');
       const [existing] = await tx.select().from(hosts).where(eq(hosts.hostname, request.hostname)).for('update');
       if (existing && (existing.state !== 'fenced' || existing.id !== hostId)) throw hostnameTaken(request.hostname, existing.id);
@@ -158,7 +162,39 @@ export async function enrolHost(db: Db, request: EnrolRequest, meta: EnrolMeta =
   }
   publishEvents(enrolled.event);
   publishHostChange(enrolled.host, true);
+  if (enrolled.host.id !== hostId) return { hostId: enrolled.host.id, credential, consoleKey: await consoleKeyFor(db, enrolled.host.id) };
   return { hostId, credential, consoleKey };
+}
+
+/**
+ * The same agent presenting its token again because the answer to its first try was lost (it
+ * timed out while the console was slow, or the connection dropped): the token's host has the same
+ * hostname and has never sent a heartbeat, so no agent holds a working credential for it. The
+ * host gets a new credential (the lost one is void) and the agent its identity; anything else
+ * about a used token is refused as before.
+ */
+async function replayEnrolment(
+  tx: Tx,
+  token: typeof agentTokens.$inferSelect,
+  request: EnrolRequest,
+  use: { credential: string; remoteAddress?: string; now: Date },
+) {
+  if (!token.usedByHostId) return undefined;
+  const [host] = await tx
+    .update(hosts)
+    .set({ agentUrl: request.agentUrl, agentVersion: request.agentVersion, credentialHash: sha256(use.credential) })
+    .where(and(eq(hosts.id, token.usedByHostId), eq(hosts.hostname, request.hostname), isNull(hosts.lastHeartbeatAt), ne(hosts.state, 'fenced')))
+    .returning();
+  if (!host) return undefined;
+  const event = await appendEvent(tx, {
+    kind: 'host.enrolment-replayed',
+    severity: 'warning',
+    actor: { kind: 'agent', id: host.id, name: host.hostname },
+    object: { kind: 'host', id: host.id, name: host.hostname },
+    message: `agent on ${host.hostname} presented token "${token.label}" again before its first heartbeat (the answer to its first enrolment was lost); it gets a new credential and the first one is void`,
+    after: { agentUrl: request.agentUrl, agentVersion: request.agentVersion, tokenId: token.id, remoteAddress: use.remoteAddress ?? null },
+  });
+  return { host, event };
 }
 
 /**
