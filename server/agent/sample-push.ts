@@ -7,8 +7,8 @@
  * console catches up when it returns. The engine also pulls when pushes fall behind, so a failed
  * push loses nothing; it only makes the console's view later.
  */
-import { apiError, MAX_PUSHED_SAMPLES_PER_JOB, sampleReportResponse, type MigrationSample, type SampleReport } from '../protocol/agent-api';
-import { describeFetchError } from './enrol';
+import { MAX_PUSHED_SAMPLES_PER_JOB, sampleReportResponse, type MigrationSample, type SampleReport } from '../protocol/agent-api';
+import { OutcomeLog, postToConsole } from './console-post';
 import type { Logger } from './log';
 
 export interface SampleSource {
@@ -46,8 +46,6 @@ export function startSamplePush(deps: SamplePushDeps): SamplePush {
   let inFlight: Promise<void> | undefined;
   let again = false;
   let stopped = false;
-  let lastOutcome = 'ok';
-  let failures = 0;
 
   function pending(): SampleReport['migrations'] {
     const report = [];
@@ -64,37 +62,25 @@ export function startSamplePush(deps: SamplePushDeps): SamplePush {
     return report;
   }
 
+  const outcomes = new OutcomeLog(
+    deps.log,
+    REPEAT_FAILURE_LOG_EVERY,
+    { ok: 'samples reach the console again', failed: () => 'cannot push samples to the console; it pulls them meanwhile' },
+    'ok',
+  );
+
   async function push(): Promise<void> {
     const migrations = pending();
     if (migrations.length === 0) return;
-    let outcome = 'ok';
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${deps.hostId}.${deps.credential}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ migrations } satisfies SampleReport),
-        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(PUSH_TIMEOUT_MS)]),
-      });
-      const payload: unknown = await response.json().catch(() => undefined);
-      const accepted = sampleReportResponse.safeParse(payload);
-      if (response.ok && accepted.success) {
-        for (const { id, samples } of migrations) acknowledged.set(id, samples.at(-1)!.at);
-        for (const id of accepted.data.ignored) ignored.add(id);
-        if (accepted.data.ignored.length) deps.log.info('console does not follow these migrations; their samples are not sent again', { ignored: accepted.data.ignored });
-      } else {
-        const error = apiError.safeParse(payload);
-        outcome = `refused: HTTP ${response.status} ${error.success ? error.data.error : ''}`.trim();
-      }
-    } catch (error) {
-      if (stopping.signal.aborted) return;
-      outcome = `unreachable: ${describeFetchError(error)}`;
+    const answer = await postToConsole(url, deps, { migrations } satisfies SampleReport, stopping.signal, PUSH_TIMEOUT_MS);
+    if (!answer) return;
+    const accepted = answer.outcome === 'ok' ? sampleReportResponse.safeParse(answer.payload) : undefined;
+    if (accepted?.success) {
+      for (const { id, samples } of migrations) acknowledged.set(id, samples.at(-1)!.at);
+      for (const id of accepted.data.ignored) ignored.add(id);
+      if (accepted.data.ignored.length) deps.log.info('console does not follow these migrations; their samples are not sent again', { ignored: accepted.data.ignored });
     }
-    failures = outcome === 'ok' ? 0 : failures + 1;
-    if (outcome !== lastOutcome || (failures > 0 && failures % REPEAT_FAILURE_LOG_EVERY === 0)) {
-      if (outcome === 'ok') deps.log.info('samples reach the console again', { url });
-      else deps.log.warn('cannot push samples to the console; it pulls them meanwhile', { url, outcome, failures });
-    }
-    lastOutcome = outcome;
+    outcomes.record(accepted && !accepted.success ? 'refused: the console answered something other than a sample report' : answer.outcome, { url });
   }
 
   function run() {
