@@ -1,9 +1,10 @@
 'use client';
 import { keepPreviousData, useQuery } from '@tanstack/react-query';
-import { ChevronLeft, ChevronRight, HardDrive } from 'lucide-react';
+import { HardDrive } from 'lucide-react';
 import Link from 'next/link';
 import type { LunRow } from '@/components/api-types';
 import { FilterBar, TextFilter } from '@/components/data/filter-bar';
+import { Pager, readPaging } from '@/components/data/pager';
 import { EmptyState, QueryError, TableSkeleton } from '@/components/data/query-states';
 import { SortHead } from '@/components/data/sort-head';
 import { formatSort, parseSort, type SortState } from '@/components/data/sorting';
@@ -13,12 +14,9 @@ import { IdText } from '@/components/id-text';
 import { StateBadge } from '@/components/state-badge';
 import { Button } from '@/components/ui/button';
 import { Card } from '@/components/ui/card';
-import { Select } from '@/components/ui/select';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 import { useTRPC } from '@/components/trpc';
 
-const PAGE_SIZES = [25, 50, 100] as const;
-type PageSize = (typeof PAGE_SIZES)[number];
 const SORT_KEYS = ['name', 'size'] as const;
 type SortKey = (typeof SORT_KEYS)[number];
 const DEFAULT_SORT: SortState<SortKey> = { key: 'name', direction: 'asc' };
@@ -34,9 +32,7 @@ export function ArrayLuns({ arrayId, arrayName }: { arrayId: string; arrayName: 
   const { params, update } = useUrlParams();
   const [text, setText] = useDebouncedUrlParam('q', 300, { page: null });
   const q = params.get('q') ?? '';
-  const sizeParam = Number(params.get('size'));
-  const pageSize: PageSize = (PAGE_SIZES as readonly number[]).includes(sizeParam) ? (sizeParam as PageSize) : 50;
-  const page = Math.max(1, Number.parseInt(params.get('page') ?? '1', 10) || 1);
+  const { page, pageSize } = readPaging(params);
   const sort = parseSort(params.get('sort'), SORT_KEYS, DEFAULT_SORT);
 
   const luns = useQuery(
@@ -46,7 +42,6 @@ export function ArrayLuns({ arrayId, arrayName }: { arrayId: string; arrayName: 
     ),
   );
   const total = luns.data?.total ?? 0;
-  const pages = Math.max(1, Math.ceil(total / pageSize));
   const onSort = (next: SortState<SortKey>) => update({ sort: formatSort(next), page: null });
 
   if (luns.isSuccess && total === 0 && !q) {
@@ -99,29 +94,7 @@ export function ArrayLuns({ arrayId, arrayName }: { arrayId: string; arrayName: 
                 </Button>
               </div>
             ) : null}
-            <div className="flex flex-wrap items-center justify-end gap-4 border-t px-4 py-2 text-sm">
-              <label className="flex items-center gap-2 text-muted-foreground">
-                Rows per page
-                <Select value={String(pageSize)} onChange={(event) => update({ size: event.target.value === '50' ? null : event.target.value, page: null })}>
-                  {PAGE_SIZES.map((size) => (
-                    <option key={size} value={size}>
-                      {size}
-                    </option>
-                  ))}
-                </Select>
-              </label>
-              <p className="text-muted-foreground tabular-nums" aria-live="polite">
-                {total === 0 ? '0 of 0' : `${formatInteger((page - 1) * pageSize + 1)}–${formatInteger(Math.min(total, page * pageSize))} of ${formatInteger(total)}`}
-              </p>
-              <div className="flex gap-1">
-                <Button variant="outline" size="icon" aria-label="Previous page" disabled={page <= 1} onClick={() => update({ page: page - 1 <= 1 ? null : String(page - 1) })}>
-                  <ChevronLeft aria-hidden />
-                </Button>
-                <Button variant="outline" size="icon" aria-label="Next page" disabled={page >= pages} onClick={() => update({ page: String(page + 1) })}>
-                  <ChevronRight aria-hidden />
-                </Button>
-              </div>
-            </div>
+            <Pager page={page} pageSize={pageSize} total={total} onChange={update} />
           </>
         )}
       </Card>
