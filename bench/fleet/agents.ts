@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import {
   enrolResponse,
   HEARTBEAT_INTERVAL_MS,
+  heartbeatResponse,
   mapLunRequest,
   startMigrationRequest,
   throttleRequest,
@@ -30,6 +31,7 @@ import {
 } from '@/server/protocol/agent-api';
 import type { Logger } from '@/server/agent/log';
 import { startSamplePush, type SamplePush } from '@/server/agent/sample-push';
+import { hashInventory } from '@/server/protocol/inventory-hash';
 import type { FleetPlan, FleetPlanHost } from './plan';
 
 const { values } = parseArgs({ options: { plan: { type: 'string' }, tokens: { type: 'string' }, console: { type: 'string' }, from: { type: 'string' }, to: { type: 'string' } } });
@@ -80,6 +82,7 @@ class LightAgent {
   private readonly jobs = new Map<string, Job>();
   /** The real agent's sample push (server/agent/sample-push.ts), over this agent's jobs. */
   private push: SamplePush | undefined;
+  private heldInventoryHash: string | null | undefined;
 
   constructor(
     private readonly host: FleetPlanHost,
@@ -147,17 +150,27 @@ class LightAgent {
   }
 
   private async heartbeat(): Promise<void> {
+    const inventory = this.inventory();
+    const inventoryHash = hashInventory(inventory);
     const started = performance.now();
     heartbeats.sent++;
     try {
       const response = await fetch(`${consoleUrl}/api/agent/v1/heartbeat`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.hostId}.${this.credential}` },
-        body: JSON.stringify({ agentUrl: this.agentUrl, agentVersion: 'bench-light-1', inventory: this.inventory(), writeRates: [{ nbdExport: 'dg/vol', writeRateBytesPerS: 0, writeRateP95BytesPerS: 0 }] }),
+        body: JSON.stringify({
+          agentUrl: this.agentUrl,
+          agentVersion: 'bench-light-1',
+          inventoryHash,
+          ...(inventoryHash === this.heldInventoryHash ? {} : { inventory }),
+          writeRates: [{ nbdExport: 'dg/vol', writeRateBytesPerS: 0, writeRateP95BytesPerS: 0 }],
+        }),
         signal: AbortSignal.timeout(HEARTBEAT_TIMEOUT_MS),
       });
-      await response.arrayBuffer();
+      const reply = heartbeatResponse.safeParse(await response.json().catch(() => undefined));
       if (!response.ok) throw new Error(`HTTP ${response.status}`);
+      // As server/agent/heartbeat.ts: the inventory goes only when its hash is not the one the console holds.
+      this.heldInventoryHash = reply.success && !reply.data.inventoryWanted ? reply.data.inventoryHash : undefined;
       heartbeats.latenciesMs.push(performance.now() - started);
     } catch {
       heartbeats.failed++;

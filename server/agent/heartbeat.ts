@@ -1,5 +1,6 @@
-import { apiError, type Inventory, type VolumeWriteRate } from '../protocol/agent-api';
-import { describeFetchError } from './enrol';
+import { heartbeatResponse, type HeartbeatRequest, type Inventory, type VolumeWriteRate } from '../protocol/agent-api';
+import { hashInventory } from '../protocol/inventory-hash';
+import { OutcomeLog, postToConsole } from './console-post';
 import type { Logger } from './log';
 
 export interface HeartbeatDeps {
@@ -35,34 +36,38 @@ export function startHeartbeats(deps: HeartbeatDeps): Heartbeats {
   let inFlight: Promise<void> | undefined;
   let again = false;
   let stopped = false;
-  let lastOutcome = '';
-  let failures = 0;
   const stopping = new AbortController();
 
+  const outcomes = new OutcomeLog(deps.log, REPEAT_FAILURE_LOG_EVERY, {
+    ok: 'heartbeat accepted by the console',
+    failed: (outcome) => (outcome.startsWith('refused') ? 'heartbeat refused by the console' : 'console unreachable for heartbeat'),
+  });
+
+  /** The inventory hash the console said it holds: while ours matches, heartbeats carry only the hash. */
+  let held: string | null | undefined;
+
   async function send(): Promise<void> {
-    let outcome = 'ok';
-    try {
-      const response = await fetch(url, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${deps.hostId}.${deps.credential}`, 'content-type': 'application/json' },
-        body: JSON.stringify({ agentUrl: deps.agentUrl, agentVersion: deps.agentVersion, inventory: await deps.inventory(), writeRates: deps.writeRates?.() }),
-        signal: AbortSignal.any([stopping.signal, AbortSignal.timeout(Math.max(deps.intervalMs * 3, 10_000))]),
-      });
-      const payload: unknown = await response.json().catch(() => undefined);
-      if (!response.ok) {
-        const error = apiError.safeParse(payload);
-        outcome = `refused: HTTP ${response.status} ${error.success ? error.data.error : ''}`.trim();
-      }
-    } catch (error) {
-      if (stopping.signal.aborted) return;
-      outcome = `unreachable: ${describeFetchError(error)}`;
+    const inventory = await deps.inventory();
+    const inventoryHash = hashInventory(inventory);
+    const sendsInventory = inventoryHash !== held;
+    const body: HeartbeatRequest = {
+      agentUrl: deps.agentUrl,
+      agentVersion: deps.agentVersion,
+      inventoryHash,
+      ...(sendsInventory ? { inventory } : {}),
+      writeRates: deps.writeRates?.(),
+    };
+    const answer = await postToConsole(url, deps, body, stopping.signal, Math.max(deps.intervalMs * 3, 10_000));
+    if (!answer) return;
+    outcomes.record(answer.outcome, { url });
+    if (answer.outcome !== 'ok') return;
+    const reply = heartbeatResponse.safeParse(answer.payload);
+    // An older console answers without a hash: keep sending the inventory every time.
+    held = reply.success ? reply.data.inventoryHash : undefined;
+    if (reply.success && reply.data.inventoryWanted) {
+      held = undefined;
+      again = true;
     }
-    failures = outcome === 'ok' ? 0 : failures + 1;
-    if (outcome !== lastOutcome || (failures > 0 && failures % REPEAT_FAILURE_LOG_EVERY === 0)) {
-      if (outcome === 'ok') deps.log.info('heartbeat accepted by the console', { url });
-      else deps.log.warn(outcome.startsWith('refused') ? 'heartbeat refused by the console' : 'console unreachable for heartbeat', { url, outcome, failures });
-    }
-    lastOutcome = outcome;
   }
 
   function tick() {

@@ -9,7 +9,7 @@ import { freshDatabase } from '@/test/db';
 import { startConsoleServer, type ConsoleServer } from '@/test/console-server';
 import { AgentRefusedError } from './agent-refused';
 import { agentRouteTable } from './agent-routes';
-import { applyAgentInventory, createEnrolmentToken, enrolHost, markSilentHosts, recordHeartbeat } from './hosts';
+import { applyAgentInventory, createEnrolmentToken, enrolHost, hashInventory, markSilentHosts, recordHeartbeat } from './hosts';
 
 let opened: OpenDatabase;
 let db: Db;
@@ -50,6 +50,37 @@ describe('recordHeartbeat', () => {
     await listening;
     expect(await hostRow(host.hostId)).toMatchObject({ lastHeartbeatAt: at, agentUrl: 'http://127.0.0.1:4242', agentVersion: '0.1.1', state: 'connected' });
     expect(changes.some((c) => c.id === host.hostId && c.lastHeartbeatAt?.getTime() === at.getTime())).toBe(true);
+  });
+
+  it('takes a heartbeat that carries only the hash of the inventory it holds, and asks for the inventory when the hash is not that one', async () => {
+    const host = await enrol('hb-hash');
+    const first = await recordHeartbeat(db, host.header, beat(), new Date());
+    const held = first.inventoryHash!;
+    expect(held).toBe(hashInventory(empty));
+
+    const later = new Date(Date.now() + 3_000);
+    const { inventory: _omitted, ...hashOnly } = { ...beat(), inventoryHash: held };
+    await expect(recordHeartbeat(db, host.header, hashOnly, later)).resolves.toEqual({ ok: true, serverTime: later.toISOString(), inventoryHash: held });
+    expect((await hostRow(host.hostId))?.lastHeartbeatAt).toEqual(later);
+
+    // A hash the console does not hold: nothing is recorded, the agent is asked for its inventory.
+    const changed: Inventory = { luns: [], diskGroups: [{ name: 'dg', volumes: [] }] };
+    const stale = await recordHeartbeat(db, host.header, { ...hashOnly, inventoryHash: hashInventory(changed) }, new Date(Date.now() + 6_000));
+    expect(stale).toMatchObject({ ok: true, inventoryHash: held, inventoryWanted: true });
+    expect((await hostRow(host.hostId))?.lastHeartbeatAt).toEqual(later);
+    const full = await recordHeartbeat(db, host.header, beat(changed), new Date(Date.now() + 7_000));
+    expect(full).toMatchObject({ ok: true, inventoryHash: hashInventory(changed) });
+    expect(full.inventoryWanted).toBeUndefined();
+    expect(await db.select().from(diskGroups).where(eq(diskGroups.hostId, host.hostId))).toHaveLength(1);
+
+    // Neither inventory nor hash is refused at the route with the reason.
+    const response = await fetch(`${server.url}/api/agent/v1/heartbeat`, {
+      method: 'POST',
+      headers: { authorization: host.header, 'content-type': 'application/json' },
+      body: JSON.stringify({ agentUrl: 'http://127.0.0.1:4242', agentVersion: '0.1.1' }),
+    });
+    expect(response.status).toBe(400);
+    expect(((await response.json()) as { error: string }).error).toMatch(/a heartbeat carries the inventory or its inventoryHash/);
   });
 
   it('refuses a wrong credential, an unknown host and a fenced host with 401, recording at most one event per host a minute', async () => {

@@ -6,7 +6,7 @@ import { hosts } from '@/db/schema';
 import { sameSecret, sha256 } from '@/server/auth/secrets';
 import type { EventRow } from '@/server/events/bus';
 import { appendEvent, publishEvents, recordEvent } from '@/server/events/log';
-import { bearer, type HeartbeatRequest } from '@/server/protocol/agent-api';
+import { bearer, type HeartbeatRequest, type HeartbeatResponse } from '@/server/protocol/agent-api';
 import { AgentRefusedError } from './agent-refused';
 import { publishHostChange } from './host-change';
 import { hashInventory, syncIfChanged } from './inventory-sync';
@@ -22,7 +22,10 @@ const AUTH_EVENT_INTERVAL_MS = 60_000;
  */
 export async function recordHeartbeat(db: Db, authorization: string | null | undefined, body: HeartbeatRequest, now = new Date()) {
   const known = await authenticateAgent(db, authorization, 'heartbeat', now);
-  const inventoryHash = hashInventory(body.inventory);
+  const inventoryHash = body.inventory ? hashInventory(body.inventory) : body.inventoryHash!;
+  const answer = (held: string | null, inventoryWanted = false): HeartbeatResponse => ({ ok: true, serverTime: now.toISOString(), inventoryHash: held, ...(inventoryWanted ? { inventoryWanted } : {}) });
+  // Only a hash, and not the one held: nothing is recorded until the agent sends the inventory.
+  if (!body.inventory && known.inventoryHash !== inventoryHash) return answer(known.inventoryHash, true);
 
   // Nearly every heartbeat: a connected host, its inventory unchanged. One guarded update, no
   // transaction; if the host changed state meanwhile, the full path below takes over.
@@ -35,15 +38,16 @@ export async function recordHeartbeat(db: Db, authorization: string | null | und
       .returning();
     if (updated) {
       publishHostChange(updated, ratesChanged);
-      return { ok: true as const, serverTime: now.toISOString() };
+      return answer(inventoryHash);
     }
   }
 
   const outcome = await db.transaction(async (tx) => {
     const [host] = await tx.select().from(hosts).where(eq(hosts.id, known.id)).for('update');
     if (!host || host.state === 'fenced') return undefined;
+    if (!body.inventory && host.inventoryHash !== inventoryHash) return 'wanted' as const;
     const rows: EventRow[] = [];
-    const synced = await syncIfChanged(tx, host, body.inventory, inventoryHash);
+    const synced = body.inventory ? await syncIfChanged(tx, host, body.inventory, inventoryHash) : { changed: false, event: undefined };
     if (synced.event) rows.push(synced.event);
     const inventoryChanged = synced.changed;
     const ratesChanged = body.writeRates ? (await recordWriteRates(tx, host.id, body.writeRates)) > 0 : false;
@@ -79,9 +83,10 @@ export async function recordHeartbeat(db: Db, authorization: string | null | und
   });
   // Fenced between the check and the transaction.
   if (!outcome) throw await refuseAuth(db, 'heartbeat', `host ${known.hostname} is fenced: the console revoked its credential`, known.id, known.hostname, now);
+  if (outcome === 'wanted') return answer(known.inventoryHash, true);
   publishEvents(...outcome.rows);
   publishHostChange(outcome.host, outcome.inventoryChanged);
-  return { ok: true as const, serverTime: now.toISOString() };
+  return answer(outcome.host.inventoryHash);
 }
 
 /**

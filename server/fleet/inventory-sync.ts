@@ -2,28 +2,13 @@ import 'server-only';
 import { eq, inArray } from 'drizzle-orm';
 import type { Db, Tx } from '@/db/open';
 import { diskGroups, hosts, luns, migrations, plexes, volumes } from '@/db/schema';
-import { sha256 } from '@/server/auth/secrets';
 import type { EventRow, HostRow } from '@/server/events/bus';
 import { appendEvent, publishEvents } from '@/server/events/log';
 import type { Inventory } from '@/server/protocol/agent-api';
+import { hashInventory } from '@/server/protocol/inventory-hash';
 import { publishHostChange } from './host-change';
 
-/** Key order and list order fixed, so the same inventory always hashes the same. */
-export function hashInventory(inventory: Inventory): string {
-  const byName = <T extends { name: string }>(items: T[]) => [...items].sort((a, b) => a.name.localeCompare(b.name));
-  const canonical = {
-    luns: [...inventory.luns].sort((a, b) => a.lunId.localeCompare(b.lunId)).map((lun) => sortKeys(lun)),
-    diskGroups: byName(inventory.diskGroups).map((dg) => ({
-      name: dg.name,
-      volumes: byName(dg.volumes).map((v) => sortKeys({ ...v, plexes: byName(v.plexes).map((p) => sortKeys(p)) })),
-    })),
-  };
-  return sha256(JSON.stringify(canonical));
-}
-
-function sortKeys<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).sort(([a], [b]) => a.localeCompare(b))) as T;
-}
+export { hashInventory } from '@/server/protocol/inventory-hash';
 
 export interface InventoryChanges {
   added: string[];

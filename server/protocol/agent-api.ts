@@ -3,7 +3,8 @@
  *
  * Agent → console (console routes under `/api/agent/v1/`):
  *   POST enrol      { token, hostname, agentUrl, agentVersion }      → { hostId, credential, consoleKey }
- *   POST heartbeat  Authorization: Bearer <hostId>.<credential>      { agentUrl, agentVersion, inventory, writeRates }
+ *   POST heartbeat  Authorization: Bearer <hostId>.<credential>      { agentUrl, agentVersion, inventory?, inventoryHash?, writeRates }
+ *                   (the inventory only when its hash differs from what the console holds)
  *   POST samples    Authorization: Bearer <hostId>.<credential>      SampleReport → SampleReportResponse
  *                   (each running job's new samples, pushed as they are taken; see sample-push.ts)
  * Console → agent (agent routes under `/v1/`), Authorization: Bearer <consoleKey>:
@@ -111,16 +112,32 @@ export const volumeWriteRate = z.object({
 });
 export type VolumeWriteRate = z.infer<typeof volumeWriteRate>;
 
-export const heartbeatRequest = z.object({
-  agentUrl: z.url(),
-  agentVersion: z.string().min(1).max(40),
-  inventory,
-  /** Absent from agents older than write-rate reporting. */
-  writeRates: z.array(volumeWriteRate).max(10_000).optional(),
-});
+export const heartbeatRequest = z
+  .object({
+    agentUrl: z.url(),
+    agentVersion: z.string().min(1).max(40),
+    /** Sent when its hash differs from the one the console said it holds (or the console asked for it). */
+    inventory: inventory.optional(),
+    /** hashInventory (inventory-hash.ts) of the agent's inventory; alone, it says "unchanged". */
+    inventoryHash: z
+      .string()
+      .regex(/^[0-9a-f]{64}$/, 'inventoryHash is a SHA-256 in hex')
+      .optional(),
+    /** Absent from agents older than write-rate reporting. */
+    writeRates: z.array(volumeWriteRate).max(10_000).optional(),
+  })
+  .refine((body) => body.inventory !== undefined || body.inventoryHash !== undefined, { message: 'a heartbeat carries the inventory or its inventoryHash', path: ['inventory'] });
 export type HeartbeatRequest = z.infer<typeof heartbeatRequest>;
 
-export const heartbeatResponse = z.object({ ok: z.literal(true), serverTime: z.string() });
+export const heartbeatResponse = z.object({
+  ok: z.literal(true),
+  serverTime: z.string(),
+  /** The inventory hash the console holds for this host now (absent from older consoles). */
+  inventoryHash: z.string().nullable().optional(),
+  /** The heartbeat carried only a hash the console does not hold: send the inventory now. */
+  inventoryWanted: z.boolean().optional(),
+});
+export type HeartbeatResponse = z.infer<typeof heartbeatResponse>;
 
 export const mapLunRequest = z.object({
   wwn: z.string().min(1),
