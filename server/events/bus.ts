@@ -73,6 +73,12 @@ export class Bus {
     this.relay = relay;
   }
 
+  /** Calls listener synchronously with every payload of `kind` (for in-process caches); returns the unsubscribe. */
+  subscribe<K extends BusKind>(kind: K, listener: (payload: BusEvents[K][0]) => void): () => void {
+    this.emitter.on(kind, listener);
+    return () => this.emitter.off(kind, listener);
+  }
+
   /** Yields payloads until the signal aborts; subscribe before reading any backlog. */
   async *listen<K extends BusKind>(kind: K, signal?: AbortSignal): AsyncGenerator<BusEvents[K][0]> {
     try {

@@ -12,6 +12,7 @@ import { SECURE_COOKIE } from '@/server/auth/cookies';
 import { randomSecret, sha256 } from '@/server/auth/secrets';
 import { createUser } from '@/server/auth/sessions';
 import { freshDatabase } from '@/test/db';
+import { recordEvent } from '@/server/events/log';
 import { getArray, listArrays } from './queries';
 
 const GiB = 1024 ** 3;
@@ -210,5 +211,17 @@ describe('arrays.list', () => {
     expect(listed[2]).toMatchObject({ provisionedBytes: 0, lunCount: 0, hostCount: 0, freeBytes: 100 * GiB });
     expect(await getArray(database.db, arrayIds.A2!)).toMatchObject({ ...listed[1], driverConfig: { path: '/nowhere/A2' } });
     expect(await caller.arrays.list()).toEqual(listed);
+  });
+
+  it('shares one rollup among callers close together, and shows an array or LUN change at once', async () => {
+    const { db } = database;
+    const [first, second] = await Promise.all([listArrays(db), listArrays(db)]);
+    expect(second).toBe(first);
+    // A row written behind the console's back (no event) is not seen within the reuse window…
+    await db.insert(luns).values({ arrayId: arrayIds['A3-empty']!, name: 'quiet', wwn: '60000000000000000000000000000a01', sizeBytes: GiB, path: '/nowhere/A3-empty/quiet' });
+    expect((await listArrays(db)).find((array) => array.name === 'A3-empty')?.lunCount).toBe(0);
+    // …but every change the console makes publishes its event (here lun.created), and the next list has it.
+    await recordEvent(db, { kind: 'lun.created', actor: { kind: 'user', id: 'u-test', name: 'tester' }, object: { kind: 'lun', name: 'A3-empty/quiet' }, message: 'LUN A3-empty/quiet created' });
+    expect((await listArrays(db)).find((array) => array.name === 'A3-empty')).toMatchObject({ lunCount: 1, provisionedBytes: GiB });
   });
 });
