@@ -8,6 +8,7 @@
  * and its lag to a subscriber, and the console's CPU and memory, against the issue's bars.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -239,6 +240,7 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
     measuring = true;
     const windowStart = Date.now();
     const windowEnd = windowStart + options.windowS * 1000;
+    const machineAtStart = machineCpu();
     const latencies = new Map<string, number[]>();
     const failures: string[] = [];
     let calls = 0;
@@ -253,6 +255,7 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
       await sleep(50);
     }
     measuring = false;
+    const machineAtEnd = machineCpu();
     const inWindow = usage.filter((line) => line.atMs! >= windowStart && line.atMs! <= windowEnd);
     const perSecond = inWindow.slice(1).map((line, i) => {
       const previous = inWindow[i]!;
@@ -282,6 +285,7 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
       heartbeat: { received: sortedHeartbeats.length, failed: heartbeatsFailed, p50Ms: quantile(sortedHeartbeats, 0.5), p95Ms: quantile(sortedHeartbeats, 0.95) },
       cores: spread(perSecond.map((s) => s.cores)),
       coresMean: windowS ? (last!.cpuUs! - first!.cpuUs!) / 1e6 / windowS : null,
+      machineBusy: machineAtStart && machineAtEnd ? 1 - (machineAtEnd.idle - machineAtStart.idle) / Math.max(1, machineAtEnd.total - machineAtStart.total) : null,
       rssMiB: spread(inWindow.map((line) => line.rssBytes! / MiB)),
       heapMiB: spread(inWindow.map((line) => line.heapUsedBytes! / MiB)),
       subscriptions: subscriptions.length,
@@ -293,6 +297,16 @@ async function runOnce(options: FleetOptions, database: 'pglite' | 'postgres', d
     for (const subscription of subscriptions) subscription.close();
     for (const child of children.reverse()) await child.stop();
     await rm(root, { recursive: true, force: true });
+  }
+}
+
+/** The machine's CPU time counters (all processes, all cores) from /proc/stat; undefined where there is none. */
+function machineCpu(): { idle: number; total: number } | undefined {
+  try {
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/).slice(1).map(Number);
+    return { idle: fields[3]! + (fields[4] ?? 0), total: fields.reduce((sum, value) => sum + value, 0) };
+  } catch {
+    return undefined;
   }
 }
 

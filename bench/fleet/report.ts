@@ -19,6 +19,8 @@ export interface FleetRun {
   heartbeat: { received: number; failed: number; p50Ms: number | null; p95Ms: number | null };
   cores: Spread | null;
   coresMean: number | null;
+  /** Share of the whole machine's CPU time (every process, every core) in use during the window. */
+  machineBusy: number | null;
   rssMiB: Spread | null;
   heapMiB: Spread | null;
   subscriptions: number;
@@ -48,6 +50,7 @@ function rows(run: FleetRun): Cells[] {
     ['sample lag, agent timestamp → subscriber, p50 / p95 / max, ms', `${ms(run.lag.p50Ms)} / ${ms(run.lag.p95Ms)} / ${ms(run.lag.maxMs)} (${run.lag.received} samples)`],
     ['heartbeat round trip p50 / p95, ms (failed in the run)', `${ms(run.heartbeat.p50Ms)} / ${ms(run.heartbeat.p95Ms)} (${run.heartbeat.failed})`],
     ['console CPU, cores (mean; per-second median [range])', `${run.coresMean?.toFixed(2) ?? '—'}; ${formatSpread(run.cores, 2)}`],
+    ['machine CPU busy (console, database, agents, clients: all cores), %', run.machineBusy === null ? '—' : (run.machineBusy * 100).toFixed(0)],
     ['console RSS, MiB', formatSpread(run.rssMiB, 0)],
     ['console heap used, MiB', formatSpread(run.heapMiB, 0)],
     ['SSE subscriptions (reconnects after a failure)', `${run.subscriptions} (${run.subscriptionReconnects})`],
@@ -106,7 +109,7 @@ export function renderFleetMarkdown(report: FleetReport): string {
     '',
     '`npm run bench -- fleet --markdown` (bench/fleet.ts). One console process (bench/fleet/console.ts: the real agent routes, the real tRPC route handler on node:http, the real engine and reconciler) under a fleet of lightweight agents speaking the real protocol, on each database in turn.',
     '',
-    `- Scale run: ${options.hosts} hosts (lightweight agents in ${options.agentProcesses} processes, each enrolled with its own one-time token and heartbeating its inventory of ${lunsPerHost} mapped LUNs and one volume every 3 s); ${options.hosts * lunsPerHost} LUNs on ${options.arrays} directory arrays; ${options.migrations} concurrent migrations, each a real copy of an ${options.volumeBytes / 1024 ** 2} MiB volume file to a target LUN the engine creates and maps, paced at ${(options.throttleBytesPerS / 1024).toFixed(0)} KiB/s by the migration's throttle so it copies through the whole window, sampled once a second from the bytes actually copied, verified by comparing both files, then committed by the engine; ${options.subscribers} browsers, each an SSE subscription to one migration's \`migrations.onSample\` and one to \`events.onEvent\`, plus one client calling the paged list queries one after another (50 ms apart) with a viewer API token.`,
+    `- Scale run: ${options.hosts} hosts (lightweight agents in ${options.agentProcesses} processes, each enrolled with its own one-time token and heartbeating every 3 s as the real agent does: the hash of its inventory of ${lunsPerHost} mapped LUNs and one volume, the inventory itself only when the console does not hold that hash); ${options.hosts * lunsPerHost} LUNs on ${options.arrays} directory arrays; ${options.migrations} concurrent migrations, each a real copy of an ${options.volumeBytes / 1024 ** 2} MiB volume file to a target LUN the engine creates and maps, paced at ${(options.throttleBytesPerS / 1024).toFixed(0)} KiB/s by the migration's throttle so it copies through the whole window, sampled once a second from the bytes actually copied and each sample pushed to the console as the real agent pushes it, verified by comparing both files, then committed by the engine; ${options.subscribers} browsers, each an SSE subscription to one migration's \`migrations.onSample\` and one to \`events.onEvent\`, plus one client calling the paged list queries one after another (50 ms apart) with a viewer API token.`,
     `- Window: ${options.windowS} s, starting once every migration is copying (or after 3 minutes of warm-up). CPU is the console process's \`process.cpuUsage()\` per wall second, memory its \`process.memoryUsage()\`, sampled every second inside the window; lag is the time from a sample's \`at\` (stamped by the agent) to its arrival at a subscriber, on one machine's clock. The agents, the clients and the database server (PostgreSQL) run on the same 2 cores as the console, so every figure includes their competition.`,
     `- Machine: ${machine.cpu}, ${machine.memoryGiB} GiB RAM, ${machine.kernel}, Node ${machine.node}; load average at start ${machine.loadAverage} (1/5/15 min); ${machine.date}; commit ${machine.commit}.`,
     ...report.runs.map((run) => `- ${run.database}: ${run.databaseLocation}.`),
