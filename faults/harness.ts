@@ -196,7 +196,9 @@ export function reasonClass(error: string | null): string | null {
   if (!error) return null;
   const io = /(source|target) LUN (read|write|flush) error at offset \d+ \((\w+)\)/.exec(error);
   if (io) return `${io[1]} ${io[2]} ${io[3]}`;
-  return error.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…').slice(0, 60);
+  const text = error.replace(/[0-9a-f]{8}-[0-9a-f-]{27}/g, '…');
+  // Cut at a word, not inside one, so a class still reads as words.
+  return text.length <= 110 ? text : `${text.slice(0, text.lastIndexOf(' ', 110))} …`;
 }
 
 /** Calls the agent's HTTP API as the console; undefined when it does not answer in time. */
