@@ -3,9 +3,11 @@
  * The Settings page (UI.md §3.13). Built so far: the Limits tab — concurrency per the cost model
  * and a bandwidth budget per array (MiB/s on screen, bytes/s in the API). Admins edit; others
  * read with a notice. Unsaved changes show a sticky Save bar; saving asks once, naming the running
- * evacuations that pick the change up, and leaving with unsaved changes asks first.
+ * evacuations that pick the change up, and leaving with unsaved changes asks first. The API
+ * tokens tab (admins only) is in api-tokens.tsx.
  */
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
+import { useSearchParams } from 'next/navigation';
 import { useEffect, useId, useState } from 'react';
 import type { RouterOutputs } from '@/components/api-types';
 import { QueryError } from '@/components/data/query-states';
@@ -19,8 +21,9 @@ import { Card, CardContent, CardDescription, CardHeader, CardTitle } from '@/com
 import { Input, Label } from '@/components/ui/input';
 import { Skeleton } from '@/components/ui/skeleton';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
-import { UrlTabList } from '@/components/ui/tabs';
+import { UrlTabList, type TabItem } from '@/components/ui/tabs';
 import { useTRPC } from '@/components/trpc';
+import { ApiTokensTab } from './api-tokens';
 import { CONCURRENCY_FIELDS, formFromLimits, limitsFromForm, sameForm, type ConcurrencyField, type LimitsErrors, type LimitsForm } from './limits-form';
 
 type Pickup = RouterOutputs['settings']['get']['evacuations'][number];
@@ -33,16 +36,25 @@ const FIELDS: Record<ConcurrencyField, { label: string; help: string }> = {
 };
 
 export function SettingsPage() {
+  const trpc = useTRPC();
+  const me = useQuery(trpc.auth.me.queryOptions());
+  const requested = useSearchParams().get('tab');
+  const tab: SettingsTab = requested === 'api-tokens' ? 'api-tokens' : 'limits';
+  // Only admins have API tokens; the tab stays while it is open, where a non-admin is told why.
+  const tabs: TabItem<SettingsTab>[] = [{ value: 'limits', label: 'Limits' }];
+  if (me.data?.role === 'admin' || tab === 'api-tokens') tabs.push({ value: 'api-tokens', label: 'API tokens' });
   return (
     <div className="space-y-4">
       <PageHeader title="Settings" description="Console-wide settings. Every change is recorded in Events with who made it." />
-      <UrlTabList tabs={[{ value: 'limits', label: 'Limits' }]} value="limits" label="Settings sections" idPrefix="settings" />
-      <div id="settings-panel" role="tabpanel" aria-labelledby="settings-tab-limits">
-        <LimitsTab />
+      <UrlTabList tabs={tabs} value={tab} label="Settings sections" idPrefix="settings" />
+      <div id="settings-panel" role="tabpanel" aria-labelledby={`settings-tab-${tab}`}>
+        {tab === 'api-tokens' ? <ApiTokensTab /> : <LimitsTab />}
       </div>
     </div>
   );
 }
+
+type SettingsTab = 'limits' | 'api-tokens';
 
 function LimitsTab() {
   const trpc = useTRPC();
