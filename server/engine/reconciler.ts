@@ -41,8 +41,9 @@ function positiveInteger(value: string | undefined, name: string, fallback: numb
 /**
  * How often a migration that is steadily copying or syncing is followed (its job's status read
  * and its row's progress updated). Its samples are pushed by the agent every second regardless,
- * and a pushed sample that leaves steady copying (ready, cutting over, failed, paused…) nudges
- * the engine to follow it at the next tick, so this bounds only how stale the row's progress
+ * and a sample that shows the job leaving steady copying (ready, cutting over, verifying,
+ * failed…), stored here or relayed from another replica, nudges the engine to follow it at the
+ * next tick, so this bounds only how stale the row's progress
  * columns may be, and how soon an unreachable agent is noticed.
  */
 export const STEADY_FOLLOW_MS = 5_000;

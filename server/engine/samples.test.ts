@@ -18,6 +18,7 @@ import { actor, MiB, startEngineFixture, type EngineFixture } from '@/test/engin
 import { waitFor } from '@/test/wait-for';
 import { migrationAction } from './actions';
 import { reconcileOnce } from './reconciler';
+import { takeNudges } from './samples';
 
 let fx: EngineFixture;
 
@@ -60,6 +61,19 @@ async function push(authorization: string, body: unknown) {
   );
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
+
+describe('nudges', () => {
+  it('a sample leaving steady copying, stored here or relayed from another replica, nudges the engine; a copying one does not', () => {
+    takeNudges();
+    const row = (migrationId: string, phase: string) => ({ id: 1, migrationId, at: new Date(), phase, pass: 1, leftBytes: 0, thresholdBytes: null, copiedBytes: 0, copyRateBytesPerS: 0, writeRateBytesPerS: 0, writeLatencyP50Us: null, writeLatencyP99Us: null, throttleBytesPerS: null });
+    bus.publish('sample', row('m-local-ready', 'ready'));
+    bus.deliver('sample', row('m-relayed-verifying', 'verifying'));
+    bus.deliver('sample', row('m-copying', 'copying'));
+    bus.publish('sample', row('m-converging', 'converging'));
+    expect([...takeNudges()].sort()).toEqual(['m-local-ready', 'm-relayed-verifying']);
+    expect(takeNudges().size).toBe(0);
+  });
+});
 
 describe('pushed telemetry', () => {
   let migrationId: string;

@@ -20,10 +20,22 @@ import type { MigrationSample, SampleReport, SampleReportResponse } from '@/serv
 export const PUSH_GRACE_MS = 3_000;
 
 const holder = globalThis as unknown as { ternSampleNudges?: Set<string> };
-/** Migrations whose pushed samples show a change the engine should act on now (route handlers and the engine share it through globalThis). */
-const nudges = (holder.ternSampleNudges ??= new Set());
+/**
+ * Migrations whose samples show their job leaving steady copying (ready, cutting over, verifying,
+ * failed…): the engine follows them at its next tick instead of within STEADY_FOLLOW_MS. Fed by
+ * every sample on the bus, so a sample stored by another replica (relayed by LISTEN/NOTIFY)
+ * nudges the replica that holds the lease too. Shared through globalThis by the route handlers'
+ * and the engine's module instances.
+ */
+const nudges = (holder.ternSampleNudges ??= (() => {
+  const set = new Set<string>();
+  bus.subscribe('sample', (row) => {
+    if (row.phase !== 'copying' && row.phase !== 'converging') set.add(row.migrationId);
+  });
+  return set;
+})());
 
-/** The migrations nudged since the last call: their jobs left steady copying (or paused), so the engine follows them this tick. */
+/** The migrations nudged since the last call: their jobs left steady copying, so the engine follows them this tick. */
 export function takeNudges(): Set<string> {
   const taken = new Set(nudges);
   nudges.clear();
@@ -189,9 +201,6 @@ export async function recordPushedSamples(db: Db, authorization: string | null |
   if (!ingest) ingests.set(db, (ingest = new PushIngest(db)));
   const hostId = await ingest.hostOf(authorization);
   const ours = await ingest.ownedBy(hostId, report.migrations.map((m) => m.id));
-  for (const { id, samples } of report.migrations) {
-    if (ours.has(id) && samples.some((sample) => sample.paused || (sample.phase !== 'copying' && sample.phase !== 'converging'))) nudges.add(id);
-  }
   const batches = report.migrations.filter((m) => ours.has(m.id)).map((m) => ({ migrationId: m.id, samples: m.samples }));
   const rows = batches.length ? await ingest.store(batches) : [];
   return { stored: rows.length, ignored: report.migrations.filter((m) => !ours.has(m.id)).map((m) => m.id) };
