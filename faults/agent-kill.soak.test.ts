@@ -14,20 +14,7 @@ import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { spawnAgent, type AgentProcess } from '@/test/agent-process';
 import { waitFor } from '@/test/wait-for';
 import { MiB, startEngineFixture, VOLUME_BYTES, type EngineFixture } from '@/test/engine-fixture';
-import {
-  enlargeArray,
-  HOT_BYTES,
-  jobStatusFrom,
-  random,
-  reasonClass,
-  runSeed,
-  scenarioRecorder,
-  soakRuns,
-  strategyFor,
-  startWriter,
-  THROTTLE_BYTES_PER_S,
-  waitForEnd,
-} from './harness';
+import { enlargeArray, HOT_BYTES, jobStatusFrom, random, runOutcome, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
 
 let fx: EngineFixture;
 let agent: AgentProcess;
@@ -97,16 +84,8 @@ describe('soak: kill -9 of the agent during a migration', () => {
         strategy,
         fault: `kill -9 agent in ${before.state} (${progress})`,
         faultHit,
-        outcome: end.state,
-        reason: end.state === 'completed' ? null : reasonClass(end.error),
+        ...runOutcome(end, written, job),
         expected: end.state === 'completed' && withinDirty,
-        writesAcknowledged: written.acknowledged,
-        writesChecked: written.checked,
-        writesLost: written.lost,
-        writesIndeterminate: written.indeterminate,
-        writeErrors: written.errors,
-        volumeBytes: VOLUME_BYTES,
-        bytesCopied: job?.bytesCopied ?? 0,
         recopiedBytes,
         dirtyAtCrashBytes,
         recoveryMs,

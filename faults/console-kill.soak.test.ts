@@ -19,7 +19,7 @@ import { createMigration } from '@/server/engine/create';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { actor, MiB, startEngineFixture, VOLUME_BYTES, type EngineFixture } from '@/test/engine-fixture';
 import { waitFor } from '@/test/wait-for';
-import { enlargeArray, jobStatusFrom, random, reasonClass, root, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
+import { enlargeArray, jobStatusFrom, random, root, runOutcome, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
 
 const onPostgres = Boolean(process.env.TERN_TEST_DATABASE_URL);
 let fx: EngineFixture;
@@ -172,16 +172,8 @@ describe(`soak: kill -9 of a console ${onPostgres ? 'replica (PostgreSQL)' : '(P
         strategy,
         fault: `kill -9 console in ${stateAtKill} (${progress ? `${Math.round((100 * progress.bytesCopied) / VOLUME_BYTES)}%` : 'no job yet'})`,
         faultHit: !['completed', 'failed'].includes(stateAtKill),
-        outcome: end.state,
-        reason: end.state === 'completed' ? null : reasonClass(end.error),
+        ...runOutcome(end, written, job),
         expected: end.state === 'completed' && repeated.length === 0 && notFromZero,
-        writesAcknowledged: written.acknowledged,
-        writesChecked: written.checked,
-        writesLost: written.lost,
-        writesIndeterminate: written.indeterminate,
-        writeErrors: written.errors,
-        volumeBytes: VOLUME_BYTES,
-        bytesCopied: job?.bytesCopied ?? 0,
         recopiedBytes: notFromZero ? 0 : null,
         dirtyAtCrashBytes: null,
         recoveryMs,

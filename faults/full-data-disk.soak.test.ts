@@ -18,8 +18,8 @@ import { startReconciler } from '@/server/engine/reconciler';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { killAllAgents, spawnAgent, type AgentProcess } from '@/test/agent-process';
 import { waitFor } from '@/test/wait-for';
-import { MiB, startEngineFixture, VOLUME_BYTES, type EngineFixture } from '@/test/engine-fixture';
-import { enlargeArray, jobStatusFrom, random, reasonClass, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
+import { MiB, startEngineFixture, type EngineFixture } from '@/test/engine-fixture';
+import { enlargeArray, jobStatusFrom, random, runOutcome, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
 
 const TMPFS_BYTES = 16 * MiB;
 let fx: EngineFixture;
@@ -139,16 +139,8 @@ describe.skipIf(unavailable)("soak: the agent's data disk full during a migratio
         strategy,
         fault: `data disk full ${(fullMs / 1000).toFixed(1)} s in ${before.state} (filler ${(filler.bytes / MiB).toFixed(1)} MiB)`,
         faultHit: !['completed', 'failed'].includes(before.state),
-        outcome: end.state,
-        reason: end.state === 'completed' ? null : reasonClass(end.error),
+        ...runOutcome(end, written, job),
         expected: endedCleanly && !crashed,
-        writesAcknowledged: written.acknowledged,
-        writesChecked: written.checked,
-        writesLost: written.lost,
-        writesIndeterminate: written.indeterminate,
-        writeErrors: written.errors,
-        volumeBytes: VOLUME_BYTES,
-        bytesCopied: job?.bytesCopied ?? 0,
         recopiedBytes: null,
         dirtyAtCrashBytes: null,
         recoveryMs,

@@ -17,7 +17,7 @@ import { NbdClient } from '@/server/dataplane/nbd/client';
 import { verifyLedger, Workload } from '@/server/dataplane/workload';
 import { TERMINAL_STATES } from '@/server/engine/migration-states';
 import type { MigrationStatus } from '@/server/protocol/agent-api';
-import { MiB } from '@/test/engine-fixture';
+import { MiB, VOLUME_BYTES } from '@/test/engine-fixture';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
 export const soakRuns = Math.max(1, Number(process.env.TERN_FAULT_RUNS ?? 3));
@@ -174,6 +174,23 @@ export async function startWriter(socketPath: string, exportName: string, seed: 
         await reader.close();
       }
     },
+  };
+}
+
+type WriterReport = Awaited<ReturnType<Awaited<ReturnType<typeof startWriter>>['finish']>>;
+
+/** The fields every run records the same way: how the migration ended, the writer's ledger, what the job copied. */
+export function runOutcome(end: { state: string; error: string | null }, written: WriterReport, job: { bytesCopied: number } | undefined) {
+  return {
+    outcome: end.state,
+    reason: end.state === 'completed' ? null : reasonClass(end.error),
+    writesAcknowledged: written.acknowledged,
+    writesChecked: written.checked,
+    writesLost: written.lost,
+    writesIndeterminate: written.indeterminate,
+    writeErrors: written.errors,
+    volumeBytes: VOLUME_BYTES,
+    bytesCopied: job?.bytesCopied ?? 0,
   };
 }
 

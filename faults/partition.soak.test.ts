@@ -15,9 +15,9 @@ import { events } from '@/db/schema';
 import { startReconciler } from '@/server/engine/reconciler';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { spawnAgent } from '@/test/agent-process';
-import { MiB, startEngineFixture, VOLUME_BYTES, type EngineFixture } from '@/test/engine-fixture';
+import { MiB, startEngineFixture, type EngineFixture } from '@/test/engine-fixture';
 import { waitFor } from '@/test/wait-for';
-import { enlargeArray, jobStatusFrom, random, reasonClass, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
+import { enlargeArray, jobStatusFrom, random, runOutcome, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
 import { freePort, TcpProxy } from './tcp-proxy';
 
 let fx: EngineFixture;
@@ -88,16 +88,8 @@ describe('soak: network partition between console and agent', () => {
         strategy,
         fault: `partition ${(partitionMs / 1000).toFixed(1)} s in ${before.state}${noted.length ? ', agent noted unreachable' : ''}`,
         faultHit: !['completed', 'failed'].includes(before.state),
-        outcome: end.state,
-        reason: end.state === 'completed' ? null : reasonClass(end.error),
+        ...runOutcome(end, written, job),
         expected: end.state === 'completed',
-        writesAcknowledged: written.acknowledged,
-        writesChecked: written.checked,
-        writesLost: written.lost,
-        writesIndeterminate: written.indeterminate,
-        writeErrors: written.errors,
-        volumeBytes: VOLUME_BYTES,
-        bytesCopied: job?.bytesCopied ?? 0,
         recopiedBytes: null,
         dirtyAtCrashBytes: null,
         recoveryMs,

@@ -13,7 +13,7 @@ import { FaultArray, type FaultRule } from '@/server/arrays';
 import { startReconciler } from '@/server/engine/reconciler';
 import { consoleKeyFor } from '@/server/fleet/console-secret';
 import { MiB, startEngineFixture, VOLUME_BYTES, type EngineFixture } from '@/test/engine-fixture';
-import { enlargeArray, jobStatusFrom, random, reasonClass, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
+import { enlargeArray, jobStatusFrom, random, runOutcome, runSeed, scenarioRecorder, soakRuns, startWriter, strategyFor, THROTTLE_BYTES_PER_S, waitForEnd } from './harness';
 
 let fx: EngineFixture;
 let stopReconciler: () => Promise<void>;
@@ -88,16 +88,8 @@ describe('soak: target I/O errors and ENOSPC', () => {
         strategy,
         fault: label,
         faultHit: kind !== 'EIO once' || (job?.faultsRetried ?? 0) >= 1,
-        outcome: end.state,
-        reason: end.state === 'completed' ? null : reasonClass(end.error),
+        ...runOutcome(end, written, job),
         expected,
-        writesAcknowledged: written.acknowledged,
-        writesChecked: written.checked,
-        writesLost: written.lost,
-        writesIndeterminate: written.indeterminate,
-        writeErrors: written.errors,
-        volumeBytes: VOLUME_BYTES,
-        bytesCopied: job?.bytesCopied ?? 0,
         recopiedBytes: null,
         dirtyAtCrashBytes: null,
         recoveryMs: null,
