@@ -13,14 +13,34 @@
  * old or new; old sectors only have more bits set (clears are the only thing a sector can lose,
  * and an unflushed mark belongs to a write not yet acknowledged).
  *
+ * A flush that fails (a page write or the fdatasync throws) may have put some of its pages, and
+ * so some of its clears, on disk, or none: each sector holds the old image or the failed one.
+ * From then on the log counts as durable only the bits set in both images (their intersection),
+ * so a mark of a region the failed image cleared is flushed again before it resolves; and the
+ * next flush rewrites every page the failed one meant to write, whether or not it changed.
+ *
  * File layout: a 4 KiB header (magic, version, region size, region count) then the bitmap.
  */
-import { open, type FileHandle } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { RegionBitmap } from './region-bitmap';
 
 const MAGIC = 'TERNDRL1';
 const HEADER_BYTES = 4096;
 const PAGE_BYTES = 4096;
+
+/** The file calls the log makes; a FileHandle is one. `open()` takes an `io` wrapper of it only so tests can inject I/O faults. */
+export interface DrlFile {
+  write(buffer: Uint8Array, offset: number, length: number, position: number): Promise<unknown>;
+  read(buffer: Uint8Array, offset: number, length: number, position: number): Promise<unknown>;
+  datasync(): Promise<void>;
+  sync(): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DrlOpenOptions {
+  /** Test seam, off by default: wraps the opened file (see server/dataplane/dirty-region-log.test.ts). */
+  io?: (file: DrlFile) => DrlFile;
+}
 
 interface Deferred {
   promise: Promise<void>;
@@ -43,8 +63,10 @@ function deferred(): Deferred {
 export class DirtyRegionLog {
   /** What the log should say: the durable bits plus marks and minus clears not yet flushed. */
   private readonly memory: RegionBitmap;
-  /** What the disk says. */
+  /** The bits the disk is known to hold: what the last good flush wrote, ANDed with every failed image since. */
   private durable: RegionBitmap;
+  /** Offsets of the pages a failed flush meant to write: the disk may hold more bits there than `durable`. */
+  private readonly unsure = new Set<number>();
   /** The image being written right now, if a flush is running. */
   private inFlight: RegionBitmap | null = null;
   private next: Deferred | null = null;
@@ -53,7 +75,7 @@ export class DirtyRegionLog {
 
   private constructor(
     readonly file: string,
-    private readonly handle: FileHandle,
+    private readonly handle: DrlFile,
     readonly regionCount: number,
     readonly regionSizeBytes: number,
     bits: RegionBitmap,
@@ -63,15 +85,16 @@ export class DirtyRegionLog {
   }
 
   /** Opens an existing log, or creates one with every bit set (`initial: 'all'`) or none. */
-  static async open(file: string, regionCount: number, regionSizeBytes: number, initial: 'all' | 'none' = 'none'): Promise<DirtyRegionLog> {
-    let handle: FileHandle;
+  static async open(file: string, regionCount: number, regionSizeBytes: number, initial: 'all' | 'none' = 'none', options: DrlOpenOptions = {}): Promise<DirtyRegionLog> {
+    const wrap = options.io ?? ((opened: DrlFile) => opened);
+    let handle: DrlFile;
     try {
-      handle = await open(file, 'r+');
+      handle = wrap(await open(file, 'r+'));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
       const bits = new RegionBitmap(regionCount);
       if (initial === 'all') bits.fill();
-      handle = await open(file, 'wx+', 0o600);
+      handle = wrap(await open(file, 'wx+', 0o600));
       const header = Buffer.alloc(HEADER_BYTES);
       header.write(MAGIC, 0, 'latin1');
       header.writeUInt32LE(1, 8);
@@ -156,13 +179,18 @@ export class DirtyRegionLog {
       this.next = null;
       const image = this.memory.copy();
       this.inFlight = image;
+      const pages = this.pagesToWrite(image);
       try {
-        await this.writeChangedPages(image);
+        for (const start of pages) await this.handle.write(image.bits, start, Math.min(image.bits.length, start + PAGE_BYTES) - start, HEADER_BYTES + start);
         await this.handle.datasync();
         this.durable = image;
+        this.unsure.clear();
         this.flushes++;
         batch.resolve();
       } catch (error) {
+        // Any of these pages may now be old or new on disk: trust only the bits set in both.
+        this.durable = both(this.durable, image);
+        for (const start of pages) this.unsure.add(start);
         batch.reject(error);
       } finally {
         this.inFlight = null;
@@ -171,18 +199,23 @@ export class DirtyRegionLog {
     this.running = false;
   }
 
-  private async writeChangedPages(image: RegionBitmap) {
+  /** The offsets of the pages that differ from `durable`, or that a failed flush left unsure. */
+  private pagesToWrite(image: RegionBitmap): number[] {
     const bytes = image.bits;
+    const pages: number[] = [];
     for (let start = 0; start < bytes.length; start += PAGE_BYTES) {
       const end = Math.min(bytes.length, start + PAGE_BYTES);
-      let changed = false;
-      for (let i = start; i < end; i++) {
-        if (bytes[i] !== this.durable.bits[i]) {
-          changed = true;
-          break;
-        }
-      }
-      if (changed) await this.handle.write(bytes, start, end - start, HEADER_BYTES + start);
+      let changed = this.unsure.has(start);
+      for (let i = start; i < end && !changed; i++) if (bytes[i] !== this.durable.bits[i]) changed = true;
+      if (changed) pages.push(start);
     }
+    return pages;
   }
+}
+
+/** The regions set in both bitmaps (a fresh bitmap, so its population count is its own). */
+function both(a: RegionBitmap, b: RegionBitmap): RegionBitmap {
+  const bytes = new Uint8Array(a.bits.length);
+  for (let i = 0; i < bytes.length; i++) bytes[i] = a.bits[i]! & b.bits[i]!;
+  return new RegionBitmap(a.regionCount, bytes);
 }
