@@ -31,178 +31,49 @@
  *    read error fails the same way: no acknowledged write is lost, the copy cannot go on.
  */
 import { EventEmitter } from 'node:events';
-import { readFile, rm } from 'node:fs/promises';
-import path from 'node:path';
 import { createHash } from 'node:crypto';
+import type { CrashPointName } from './crash-points';
 import { BlockIoError } from './block-device';
 import { DirtyRegionLog } from './dirty-region-log';
-import { writeFileAtomic } from './durable-file';
+import { DataFault, FaultPolicy } from './fault-policy';
+import { isFinalPhase, JobStateFile, type JobOptions, type JobPhase, type PassRecord, type PersistedState } from './job-state';
+import { JobTelemetry, type JobSample } from './job-telemetry';
 import { Plex } from './plex';
+import { RegionActivity } from './region-activity';
 import { RegionBitmap } from './region-bitmap';
 import { TokenBucket } from './token-bucket';
 import type { Volume, WriteObserver } from './volume';
 
-export type Strategy = 'mirror' | 'precopy';
-export type NonConvergencePolicy = 'switch-to-mirror' | 'throttle-writes' | 'stop';
-export type JobPhase =
-  | 'copying' // pre-copy pass 0, or mirror resync
-  | 'converging' // pre-copy passes 1..n
-  | 'ready' // converged, waiting for a manual cutover
-  | 'cutting-over'
-  | 'verifying'
-  | 'verified' // switched and verified: waiting for commit or roll back
-  | 'rolling-back'
-  | 'committed'
-  | 'rolled-back'
-  | 'cancelled'
-  | 'failed';
-
-export interface JobOptions {
-  id: string;
-  strategy: Strategy;
-  target: { name: string; lunId: string; lunPath: string };
-  /** Copy rate limit in bytes/s; null is unlimited. */
-  throttleBytesPerS?: number | null;
-  /** Pre-copy cuts over when what is left copies within this pause. */
-  pauseBudgetMs?: number;
-  /** Passes without the dirty set shrinking before the policy applies. */
-  stallPasses?: number;
-  nonConvergencePolicy?: NonConvergencePolicy;
-  cutover?: 'auto' | 'manual';
-  /** The console lease epoch the job was started under, if the console sent one. */
-  leaseEpoch?: number;
-  /** Where the job keeps its state file and logs. */
-  stateDir: string;
-}
-
-export interface PassRecord {
-  pass: number;
-  startedAt: string;
-  dirtyRegionsAtStart: number;
-  copiedRegions: number;
-  /** Regions written by the application during the pass, to be copied again. */
-  redirtiedRegions: number;
-}
-
-export interface VerifyResult {
-  regionsCompared: number;
-  /** Regions the application wrote after the switch: they differ on purpose. */
-  regionsSkipped: number;
-  mismatchedRegions: number[];
-  ok: boolean;
-  finishedAt: string;
-}
-
-export interface JobSample {
-  at: string;
-  phase: JobPhase;
-  pass: number;
-  paused: boolean;
-  regionsTotal: number;
-  regionsSynced: number;
-  regionsDirty: number;
-  leftBytes: number;
-  thresholdBytes: number | null;
-  bytesCopied: number;
-  copyRateBytesPerS: number;
-  writeRateBytesPerS: number;
-  writeLatencyP50Ms: number | null;
-  writeLatencyP99Ms: number | null;
-  throttleBytesPerS: number | null;
-  predictedConvergeS: number | null;
-}
-
-interface PersistedState {
-  version: 1;
-  id: string;
-  volume: string;
-  strategy: Strategy;
-  originalStrategy: Strategy;
-  source: { name: string; lunId: string; lunPath: string };
-  target: { name: string; lunId: string; lunPath: string };
-  phase: JobPhase;
-  switched: boolean;
-  pass: number;
-  paused: boolean;
-  throttleBytesPerS: number | null;
-  writeThrottleBytesPerS: number | null;
-  pauseBudgetMs: number;
-  stallPasses: number;
-  nonConvergencePolicy: NonConvergencePolicy;
-  cutover: 'auto' | 'manual';
-  bytesCopied: number;
-  /** Bytes copied since the last restart began, to prove a resume did not start over. */
-  passes: PassRecord[];
-  verify: VerifyResult | null;
-  result: string | null;
-  error: string | null;
-  createdAt: string;
-  switchedAt: string | null;
-  cutoverPauseMs: number | null;
-  restarts: number;
-  recopiedAfterRestartRegions: number[];
-  regionsTotal?: number;
-  /** Transient I/O faults the job retried (invariant 6), and the last fault it met. */
-  faultsRetried?: number;
-  lastFault?: string | null;
-  /**
-   * The highest console lease epoch seen in a command for this job; the agent refuses commands
-   * from an older one (server/agent/volume-runtime.ts). Absent before the first such command.
-   */
-  leaseEpoch?: number;
-}
+export type { JobOptions, JobPhase, NonConvergencePolicy, PassRecord, Strategy, VerifyResult } from './job-state';
+export type { JobSample } from './job-telemetry';
+export { DataFault } from './fault-policy';
 
 const COPY_CHUNK_REGIONS = 16;
 const CHECKPOINT_INTERVAL_MS = 1000;
 const HOT_REGION_MS = 3000;
-const FAULT_RETRIES = 3;
-const MAX_FAULT_ROUNDS = 20;
-const FAULT_BACKOFF_MS = 250;
-
-/** A source or target LUN operation of the job that failed, named by the plex's role. */
-export class DataFault extends Error {
-  constructor(
-    readonly side: 'source' | 'target',
-    readonly op: 'read' | 'write' | 'flush',
-    readonly errno: BlockIoError['errno'],
-    readonly offset: number | null,
-    readonly plex: Plex,
-    cause: string,
-  ) {
-    super(`${side} LUN ${op} error${offset === null ? '' : ` at offset ${offset}`} (${errno}) on plex ${plex.name} (${plex.lunPath}): ${cause}`);
-    this.name = 'DataFault';
-  }
-}
+const KEPT_PASSES = 500;
 
 export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [JobPhase]; error: [Error] }> {
   private state: PersistedState;
   private dirty: RegionBitmap;
-  private readonly generation: Uint32Array;
-  private readonly inFlight: Uint16Array;
-  /** When each region was last written (performance.now() ms), so hot regions stay in the DRL. */
-  private readonly lastWriteMs: Float64Array;
-  private readonly copying: RegionBitmap;
+  private readonly activity: RegionActivity;
   private readonly copyBucket: TokenBucket;
   private readonly writeBucket: TokenBucket;
+  private readonly telemetry: JobTelemetry;
+  private readonly faults: FaultPolicy;
+  private readonly file: JobStateFile;
+  private readonly checkpointIntervalMs: number;
   private rollbackLog: DirtyRegionLog | null = null;
   private loop: Promise<void> | null = null;
   private stopRequested = false;
   private wake: (() => void) | null = null;
   private cutoverRequested = false;
   private sampleTimer: NodeJS.Timeout | null = null;
-  private copiedSinceSample = 0;
-  private lastSampleAt = performance.now();
-  private copyRateBytesPerS = 0;
   private passDirtiedRegions = 0;
   private stalledPasses = 0;
   private bestLeftRegions = Number.POSITIVE_INFINITY;
-  private lastSample: JobSample | null = null;
-  /** Fault rounds (see invariant 6): in a row, by region, in all; a backoff in progress. */
-  private faultRoundsInRow = 0;
-  private faultRounds = 0;
-  private readonly faultsByRegion = new Map<number, number>();
+  /** A fault backoff in progress (invariant 6). */
   private faultBackoff: Promise<void> | null = null;
-  readonly samples: JobSample[] = [];
 
   private constructor(
     readonly volume: Volume,
@@ -210,42 +81,44 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     readonly target: Plex,
     private readonly drl: DirtyRegionLog,
     state: PersistedState,
-    private readonly stateFile: string,
+    stateDir: string,
+    checkpointIntervalMs = CHECKPOINT_INTERVAL_MS,
   ) {
     super();
     this.state = state;
     this.dirty = drl.snapshot();
-    this.generation = new Uint32Array(volume.regionCount);
-    this.inFlight = new Uint16Array(volume.regionCount);
-    this.lastWriteMs = new Float64Array(volume.regionCount).fill(Number.NEGATIVE_INFINITY); // never written
-    this.copying = new RegionBitmap(volume.regionCount);
+    this.activity = new RegionActivity(volume.regionCount);
     this.copyBucket = new TokenBucket(state.throttleBytesPerS);
     this.writeBucket = new TokenBucket(state.writeThrottleBytesPerS);
+    this.telemetry = new JobTelemetry(volume);
+    this.faults = new FaultPolicy(volume.regionSizeBytes);
+    this.checkpointIntervalMs = checkpointIntervalMs;
+    // A state-file write nobody awaited failed: the job's listener logs it (never an unhandled 'error').
+    this.file = new JobStateFile(stateDir, state.id, (error) => {
+      if (this.listenerCount('error') > 0) this.emit('error', error);
+    });
   }
 
   static stateFileFor(stateDir: string, id: string) {
-    return path.join(stateDir, `job-${id}.json`);
+    return JobStateFile.path(stateDir, id);
   }
 
   /** A job's recorded status from its state file, without opening it (for jobs that have ended). */
   static async recordedStatus(stateDir: string, id: string) {
-    const state = JSON.parse(await readFile(MigrationJob.stateFileFor(stateDir, id), 'utf8')) as PersistedState;
+    const state = await JobStateFile.read(stateDir, id);
     return { ...state, regionsTotal: state.regionsTotal ?? 0, regionsDirty: 0, sample: null };
   }
 
-  static async exists(stateDir: string, id: string): Promise<boolean> {
-    return readFile(MigrationJob.stateFileFor(stateDir, id)).then(
-      () => true,
-      () => false,
-    );
+  static exists(stateDir: string, id: string): Promise<boolean> {
+    return JobStateFile.exists(stateDir, id);
   }
 
   /** Starts a new migration of `volume` to the target LUN. */
   static async start(volume: Volume, options: JobOptions): Promise<MigrationJob> {
     if (volume.observer) throw new Error(`volume ${volume.name} already has a migration running`);
-    const stateFile = MigrationJob.stateFileFor(options.stateDir, options.id);
     const target = await Plex.open({ ...options.target, state: 'syncing' });
-    const drl = await DirtyRegionLog.open(path.join(options.stateDir, `job-${options.id}.drl`), volume.regionCount, volume.regionSizeBytes, 'all');
+    const paths = new JobStateFile(options.stateDir, options.id, () => undefined);
+    const drl = await DirtyRegionLog.open(paths.drlFile, volume.regionCount, volume.regionSizeBytes, 'all');
     const state: PersistedState = {
       version: 1,
       id: options.id,
@@ -279,8 +152,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       lastFault: null,
       ...(options.leaseEpoch === undefined ? {} : { leaseEpoch: options.leaseEpoch }),
     };
-    const job = new MigrationJob(volume, volume.primary, target, drl, state, stateFile);
-    await job.persist();
+    const job = new MigrationJob(volume, volume.primary, target, drl, state, options.stateDir, options.checkpointIntervalMs);
+    await job.persist('job.started');
     job.attach();
     return job;
   }
@@ -289,20 +162,20 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
    * Resumes a job after an agent restart from its state file and DRL. The caller opens the
    * volume with its source plex as primary; if the job had switched, the target becomes primary.
    */
-  static async resume(volume: Volume, stateDir: string, id: string): Promise<MigrationJob> {
-    const stateFile = MigrationJob.stateFileFor(stateDir, id);
-    const state = JSON.parse(await readFile(stateFile, 'utf8')) as PersistedState;
+  static async resume(volume: Volume, stateDir: string, id: string, options: { checkpointIntervalMs?: number } = {}): Promise<MigrationJob> {
+    const state = await JobStateFile.read(stateDir, id);
+    const paths = new JobStateFile(stateDir, id, () => undefined);
     const source = volume.primary.lunPath === state.source.lunPath ? volume.primary : await Plex.open({ ...state.source, state: 'active' });
     const target = await Plex.open({ ...state.target, state: state.switched ? 'active' : 'syncing' });
-    const drl = await DirtyRegionLog.open(path.join(stateDir, `job-${id}.drl`), volume.regionCount, volume.regionSizeBytes, 'all');
-    const job = new MigrationJob(volume, source, target, drl, state, stateFile);
+    const drl = await DirtyRegionLog.open(paths.drlFile, volume.regionCount, volume.regionSizeBytes, 'all');
+    const job = new MigrationJob(volume, source, target, drl, state, stateDir, options.checkpointIntervalMs);
     state.restarts += 1;
     state.recopiedAfterRestartRegions.push(job.dirty.count);
     if (state.phase === 'cutting-over') state.phase = state.pass === 0 ? 'copying' : 'converging';
     if (state.switched) {
       volume.primary = target;
       source.state = 'detached';
-      job.rollbackLog = await DirtyRegionLog.open(path.join(stateDir, `job-${id}.rollback.drl`), volume.regionCount, volume.regionSizeBytes, 'none');
+      job.rollbackLog = await DirtyRegionLog.open(paths.rollbackLogFile, volume.regionCount, volume.regionSizeBytes, 'none');
       if (state.phase === 'rolling-back') state.phase = 'verified';
     }
     await job.persist();
@@ -323,8 +196,13 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       ...this.state,
       regionsTotal: this.volume.regionCount,
       regionsDirty: this.dirty.count,
-      sample: this.lastSample,
+      sample: this.telemetry.last,
     };
+  }
+
+  /** The last samples, oldest first (at most 600). */
+  get samples(): readonly JobSample[] {
+    return this.telemetry.samples;
   }
 
   /** The highest console lease epoch seen for this job, or undefined before any. */
@@ -339,9 +217,9 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
    */
   async raiseLeaseEpoch(epoch: number): Promise<void> {
     // Equal or lower: the mark is set already, but perhaps still on its way to disk.
-    if (this.state.leaseEpoch !== undefined && epoch <= this.state.leaseEpoch) return this.persisting;
+    if (this.state.leaseEpoch !== undefined && epoch <= this.state.leaseEpoch) return this.file.settled();
     this.state.leaseEpoch = epoch;
-    await this.persist();
+    await this.persist('job.control-recorded');
   }
 
   // ---- control ------------------------------------------------------------------------------
@@ -352,23 +230,22 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   setThrottle(bytesPerS: number | null): Promise<void> {
     this.state.throttleBytesPerS = bytesPerS;
     this.copyBucket.setRate(bytesPerS);
-    return this.persistAwaitable();
+    return this.file.writeAwaitable(this.state, 'job.control-recorded');
   }
 
   pause(): Promise<void> {
     this.requireActive('pause');
     this.state.paused = true;
-    return this.persistAwaitable();
+    return this.file.writeAwaitable(this.state, 'job.control-recorded');
   }
 
   resume(): Promise<void> {
     this.requireActive('resume');
     this.state.paused = false;
-    const written = this.persistAwaitable();
+    const written = this.file.writeAwaitable(this.state, 'job.control-recorded');
     this.wake?.();
     return written;
   }
-
   /** Cuts over as soon as possible: at the end of the current pass, whatever is left. */
   cutoverNow() {
     if (this.state.switched || !this.isActive()) throw new Error(`cannot cut over: the job is ${this.state.phase}`);
@@ -452,7 +329,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   // ---- the copy ---------------------------------------------------------------------------------
 
   private isActive() {
-    return !['committed', 'rolled-back', 'cancelled', 'failed'].includes(this.state.phase);
+    return !isFinalPhase(this.state.phase);
   }
 
   private requireActive(action: string) {
@@ -465,10 +342,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     const observer: WriteObserver = {
       async beforeWrite(first, last) {
         if (job.state.writeThrottleBytesPerS !== null) await job.writeBucket.take((last - first + 1) * job.volume.regionSizeBytes);
-        for (let region = first; region <= last; region++) {
-          job.generation[region] = (job.generation[region] ?? 0) + 1;
-          job.inFlight[region] = (job.inFlight[region] ?? 0) + 1;
-        }
+        job.activity.writeStarted(first, last);
         if (job.state.switched) await job.rollbackLog?.mark(first, last);
         else await job.drl.mark(first, last);
       },
@@ -476,11 +350,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         // Whether the write reached the target decides, not the strategy now: a write that began
         // before a pre-copy turned into a mirror went to the source alone.
         const reachedTarget = mirrored.includes(job.target);
-        const now = performance.now();
+        job.activity.writeEnded(first, last);
         for (let region = first; region <= last; region++) {
-          job.lastWriteMs[region] = now;
-          job.generation[region] = (job.generation[region] ?? 0) + 1;
-          job.inFlight[region] = (job.inFlight[region] ?? 1) - 1;
           if (!job.state.switched && !reachedTarget && job.dirty.add(region)) job.passDirtiedRegions++;
         }
       },
@@ -582,7 +453,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       }
       // Checkpoint the progress into the DRL now and then, so a crash mid-pass re-copies only
       // what was not yet proven clean, not the whole pass.
-      if (performance.now() - lastCheckpoint > CHECKPOINT_INTERVAL_MS) {
+      if (performance.now() - lastCheckpoint >= this.checkpointIntervalMs) {
         await Promise.all(inFlight);
         await this.cleanDrl();
         await this.persist();
@@ -594,7 +465,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     await this.cleanDrl();
     if (record.dirtyRegionsAtStart === 0 && record.copiedRegions === 0) return; // nothing to copy: not a pass
     this.state.passes.push(record);
-    if (this.state.passes.length > 500) this.state.passes.splice(0, this.state.passes.length - 500);
+    if (this.state.passes.length > KEPT_PASSES) this.state.passes.splice(0, this.state.passes.length - KEPT_PASSES);
     this.state.pass += 1;
     await this.persist();
   }
@@ -604,11 +475,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     const regionSize = this.volume.regionSizeBytes;
     const offset = first * regionSize;
     const length = Math.min(this.volume.sizeBytes, (last + 1) * regionSize) - offset;
-    const before: number[] = [];
-    for (let region = first; region <= last; region++) {
-      before.push(this.generation[region] ?? 0);
-      this.copying.add(region);
-    }
+    const before = this.activity.copyStarted(first, last);
     try {
       const data = await from.read(offset, length).catch((error: unknown) => {
         throw this.dataFault(from, 'read', error, offset);
@@ -617,17 +484,14 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         throw this.dataFault(to, 'write', error, offset);
       });
       this.state.bytesCopied += length;
-      this.copiedSinceSample += length;
-      this.faultRoundsInRow = 0;
+      this.telemetry.copied(length);
+      this.faults.succeeded();
     } catch (error) {
       for (let region = first; region <= last; region++) this.dirty.add(region);
       throw error;
     } finally {
-      for (let region = first; region <= last; region++) {
-        this.copying.delete(region);
-        if ((this.generation[region] ?? 0) !== before[region - first] || (this.inFlight[region] ?? 0) > 0) {
-          if (this.dirty.add(region)) this.passDirtiedRegions++;
-        }
+      for (const region of this.activity.copyEnded(first, last, before)) {
+        if (this.dirty.add(region)) this.passDirtiedRegions++;
       }
     }
   }
@@ -640,13 +504,14 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   private async cleanDrl() {
     const candidates: { region: number; generation: number }[] = [];
     const quietSince = performance.now() - HOT_REGION_MS;
+    const activity = this.activity;
     for (const region of this.drl.snapshot()) {
-      if ((this.lastWriteMs[region] ?? Number.NEGATIVE_INFINITY) > quietSince) continue;
-      if (!this.dirty.has(region) && !this.copying.has(region) && (this.inFlight[region] ?? 0) === 0) candidates.push({ region, generation: this.generation[region] ?? 0 });
+      if (activity.writtenSince(region, quietSince)) continue;
+      if (!this.dirty.has(region) && !activity.copying.has(region) && !activity.writing(region)) candidates.push({ region, generation: activity.generationOf(region) });
     }
     if (candidates.length === 0) return;
     await Promise.all([this.syncPlex(this.target), this.syncPlex(this.source)]);
-    this.drl.clear(candidates.filter(({ region, generation }) => (this.generation[region] ?? 0) === generation && !this.dirty.has(region) && (this.inFlight[region] ?? 0) === 0).map(({ region }) => region));
+    this.drl.clear(candidates.filter(({ region, generation }) => activity.generationOf(region) === generation && !this.dirty.has(region) && !activity.writing(region)).map(({ region }) => region));
     await this.drl.flush();
   }
 
@@ -658,7 +523,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   }
 
   private thresholdBytes(): number {
-    const rate = this.copyRateBytesPerS || this.state.throttleBytesPerS || 50 * 1024 * 1024;
+    const rate = this.telemetry.copyRateBytesPerS || this.state.throttleBytesPerS || 50 * 1024 * 1024;
     return Math.max(this.volume.regionSizeBytes, (rate * this.state.pauseBudgetMs) / 1000);
   }
 
@@ -683,7 +548,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         this.volume.mirrors = [this.target];
         break;
       case 'throttle-writes': {
-        const limit = Math.max(1024 * 1024, Math.floor((this.copyRateBytesPerS || 10 * 1024 * 1024) / 2));
+        const limit = Math.max(1024 * 1024, Math.floor((this.telemetry.copyRateBytesPerS || 10 * 1024 * 1024) / 2));
         this.state.writeThrottleBytesPerS = limit;
         this.writeBucket.setRate(limit);
         this.state.result = `${reason}; application writes throttled to ${limit} B/s`;
@@ -706,7 +571,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     // Everything that need not happen with writes held happens before: the rollback log exists
     // and the target is flushed, so the pause holds only the last copy, a small flush and the
     // state-file write that records the switch.
-    this.rollbackLog ??= await DirtyRegionLog.open(path.join(path.dirname(this.stateFile), `job-${this.state.id}.rollback.drl`), this.volume.regionCount, this.volume.regionSizeBytes, 'none');
+    this.rollbackLog ??= await DirtyRegionLog.open(this.file.rollbackLogFile, this.volume.regionCount, this.volume.regionSizeBytes, 'none');
     await this.syncPlex(this.target);
     const started = performance.now();
     await this.volume.pauseWrites();
@@ -748,8 +613,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     for (let region = 0; region < this.volume.regionCount && !this.stopRequested; region++) {
       const offset = region * regionSize;
       const length = Math.min(this.volume.sizeBytes - offset, regionSize);
-      const generation = this.generation[region] ?? 0;
-      const changed = () => this.rollbackLog?.has(region) || (this.generation[region] ?? 0) !== generation || (this.inFlight[region] ?? 0) > 0;
+      const generation = this.activity.generationOf(region);
+      const changed = () => this.rollbackLog?.has(region) || this.activity.generationOf(region) !== generation || this.activity.writing(region);
       if (changed()) {
         skipped++;
         continue;
@@ -779,8 +644,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     if (phase === 'committed' || phase === 'rolled-back' || phase === 'cancelled') {
       await this.drl.close().catch(() => undefined);
       await this.rollbackLog?.close().catch(() => undefined);
-      await rm(this.drl.file, { force: true });
-      if (this.rollbackLog) await rm(this.rollbackLog.file, { force: true });
+      await this.file.removeLogs();
     }
   }
 
@@ -800,9 +664,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
 
   /** A failed LUN operation of the job, named by the plex's role. */
   private dataFault(plex: Plex, op: DataFault['op'], error: unknown, offset: number | null): DataFault {
-    if (error instanceof DataFault) return error;
-    const errno = error instanceof BlockIoError ? error.errno : 'EIO';
-    return new DataFault(plex === this.source ? 'source' : 'target', op, errno, offset, plex, (error as Error).message);
+    return DataFault.of(plex, plex === this.source ? 'source' : 'target', op, error, offset);
   }
 
   private async syncPlex(plex: Plex) {
@@ -818,26 +680,16 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
    */
   private noteFault(fault: DataFault) {
     if (this.faultBackoff || !this.isActive() || this.stopRequested) return;
-    this.faultRounds += 1;
-    this.faultRoundsInRow += 1;
-    const region = fault.offset === null ? -1 : Math.floor(fault.offset / this.volume.regionSizeBytes);
-    const onRegion = (this.faultsByRegion.get(region) ?? 0) + 1;
-    this.faultsByRegion.set(region, onRegion);
-    const attempts = Math.max(this.faultRoundsInRow, onRegion);
+    const decision = this.faults.decide(fault);
     this.state.lastFault = fault.message;
-    if (fault.errno === 'ENOSPC' || fault.op === 'flush') {
-      void this.fail(fault);
-      return;
-    }
-    if (attempts > FAULT_RETRIES || this.faultRounds > MAX_FAULT_ROUNDS) {
-      void this.fail(new Error(`${fault.message}; gave up after ${attempts > FAULT_RETRIES ? `${attempts} attempts` : `${this.faultRounds} faults`}`));
+    if ('fail' in decision) {
+      void this.fail(decision.fail);
       return;
     }
     this.state.faultsRetried = (this.state.faultsRetried ?? 0) + 1;
-    this.persistSoon();
+    this.file.writeSoon(this.state);
     this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
-    const backoffMs = Math.min(2000, FAULT_BACKOFF_MS * 2 ** (this.faultRoundsInRow - 1));
-    this.faultBackoff = new Promise<void>((resolve) => setTimeout(resolve, backoffMs)).then(() => {
+    this.faultBackoff = new Promise<void>((resolve) => setTimeout(resolve, decision.backoffMs)).then(() => {
       this.faultBackoff = null;
       if (this.isActive() && !this.stopRequested && !this.state.switched && this.state.strategy === 'mirror') {
         this.target.state = 'syncing';
@@ -862,60 +714,22 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     });
   }
 
-  private persisting: Promise<void> = Promise.resolve();
-
-  /** persist() for callers that do not wait: a failure is reported as the job's 'error' event only. */
-  private persistSoon() {
-    this.persist().catch(() => undefined);
-  }
-
-  /** persist() whose failure is reported to whoever awaits it, and is no unhandled rejection when nobody does. */
-  private persistAwaitable(): Promise<void> {
-    const write = this.persist();
-    write.catch(() => undefined);
-    return write;
-  }
-
-  /** Writes the state file; writes are serialized, each one taking the state as it is then. */
-  private persist(): Promise<void> {
-    const write = this.persisting.then(() => writeFileAtomic(this.stateFile, JSON.stringify(this.state, null, 1)));
-    this.persisting = write.catch((error: unknown) => {
-      this.emit('error', new Error(`job ${this.state.id}: cannot write its state file: ${(error as Error).message}`));
-    });
-    return write;
+  /** Writes the state file (job-state.ts); `point` is the crash point reached once it is durable. */
+  private persist(point?: CrashPointName): Promise<void> {
+    return this.file.write(this.state, point);
   }
 
   private sample() {
-    const now = performance.now();
-    const seconds = Math.max(0.001, (now - this.lastSampleAt) / 1000);
-    this.lastSampleAt = now;
-    this.copyRateBytesPerS = Math.round(this.copiedSinceSample / seconds);
-    this.copiedSinceSample = 0;
-    const writes = this.volume.writeStats.take();
-    const writeRate = Math.round(writes.bytes / Math.max(0.001, writes.seconds));
-    const leftBytes = this.dirty.count * this.volume.regionSizeBytes;
-    const netRate = this.copyRateBytesPerS - (this.state.strategy === 'precopy' ? writeRate : 0);
-    const sample: JobSample = {
-      at: new Date().toISOString(),
+    const sample = this.telemetry.take({
       phase: this.state.phase,
       pass: this.state.pass,
       paused: this.state.paused,
-      regionsTotal: this.volume.regionCount,
-      regionsSynced: this.volume.regionCount - this.dirty.count,
+      strategy: this.state.strategy,
       regionsDirty: this.dirty.count,
-      leftBytes,
-      thresholdBytes: this.state.strategy === 'precopy' ? Math.round(this.thresholdBytes()) : null,
       bytesCopied: this.state.bytesCopied,
-      copyRateBytesPerS: this.copyRateBytesPerS,
-      writeRateBytesPerS: writeRate,
-      writeLatencyP50Ms: writes.p50Ms,
-      writeLatencyP99Ms: writes.p99Ms,
       throttleBytesPerS: this.state.throttleBytesPerS,
-      predictedConvergeS: leftBytes === 0 ? 0 : netRate > 0 ? Math.round(leftBytes / netRate) : null,
-    };
-    this.lastSample = sample;
-    this.samples.push(sample);
-    if (this.samples.length > 600) this.samples.shift();
+      thresholdBytes: () => this.thresholdBytes(),
+    });
     this.emit('sample', sample);
   }
 }
