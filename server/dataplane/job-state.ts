@@ -10,9 +10,10 @@
  * crash it holds its old or its new content. Writes are serialized, each taking the state as it
  * is when its turn comes, so a later write never goes to disk before an earlier one.
  */
-import { readFile, rm } from 'node:fs/promises';
+import { open, readFile, rm } from 'node:fs/promises';
 import path from 'node:path';
-import { crashPoint, type CrashPointName } from './crash-points';
+import { crashPoint, haltedIo, type CrashPointName } from './crash-points';
+import type { DrlOpenOptions } from './dirty-region-log';
 import { writeFileAtomic } from './durable-file';
 
 export type Strategy = 'mirror' | 'precopy';
@@ -55,6 +56,8 @@ export interface JobOptions {
   stateDir: string;
   /** How often a pass checkpoints its progress into the DRL (ms); tests set 0 to checkpoint after every chunk. */
   checkpointIntervalMs?: number;
+  /** Tests: wraps the I/O of the job's dirty-region and rollback logs (dirty-region-log.ts), to fail it. */
+  logIo?: DrlOpenOptions['io'];
 }
 
 export interface PassRecord {
@@ -124,6 +127,8 @@ export interface PersistedState {
    * region back instead of only the logged ones.
    */
   rollbackLogLost?: boolean;
+  /** Cutovers that gave up because they would have held writes too long (migration-job.ts). */
+  cutoversAbandoned?: number;
 }
 
 /** The plex that holds the volume's authoritative data according to a job's record. */
@@ -175,6 +180,7 @@ export class JobStateFile {
    */
   write(state: PersistedState, point?: CrashPointName): Promise<void> {
     const write = this.writing.then(async () => {
+      if (haltedIo()) await haltedIo();
       await writeFileAtomic(this.file, JSON.stringify(state, null, 1));
       if (point) await crashPoint(point);
     });
@@ -204,5 +210,16 @@ export class JobStateFile {
     await rm(this.drlFile, { force: true });
     await rm(this.rollbackLogFile, { force: true });
     await crashPoint('job.logs-removed');
+  }
+}
+
+/** Removes a file and makes the removal durable (the folder is fsynced). */
+export async function removeDurably(file: string): Promise<void> {
+  await rm(file, { force: true });
+  const folder = await open(path.dirname(file), 'r');
+  try {
+    await folder.sync();
+  } finally {
+    await folder.close();
   }
 }

@@ -32,11 +32,11 @@
  */
 import { EventEmitter } from 'node:events';
 import { createHash } from 'node:crypto';
-import type { CrashPointName } from './crash-points';
+import { crashPoint, type CrashPointName } from './crash-points';
 import { BlockIoError } from './block-device';
 import { DirtyRegionLog } from './dirty-region-log';
 import { DataFault, FaultPolicy } from './fault-policy';
-import { isFinalPhase, JobStateFile, type JobOptions, type JobPhase, type PassRecord, type PersistedState } from './job-state';
+import { isFinalPhase, JobStateFile, removeDurably, type JobOptions, type JobPhase, type PassRecord, type PersistedState } from './job-state';
 import { JobTelemetry, type JobSample } from './job-telemetry';
 import { Plex } from './plex';
 import { RegionActivity } from './region-activity';
@@ -52,6 +52,15 @@ const COPY_CHUNK_REGIONS = 16;
 const CHECKPOINT_INTERVAL_MS = 1000;
 const HOT_REGION_MS = 3000;
 const KEPT_PASSES = 500;
+/** How much longer than its pause budget a cutover may hold writes before it gives up. */
+const CUTOVER_MARGIN_MS = 1000;
+/** The crash point reached once a final phase is recorded. */
+const FINISH_POINTS: Partial<Record<JobPhase, CrashPointName>> = {
+  committed: 'commit.recorded',
+  'rolled-back': 'rollback.recorded',
+  cancelled: 'cancel.recorded',
+  failed: 'fail.recorded',
+};
 
 export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [JobPhase]; error: [Error] }> {
   private state: PersistedState;
@@ -63,6 +72,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   private readonly faults: FaultPolicy;
   private readonly file: JobStateFile;
   private readonly checkpointIntervalMs: number;
+  private readonly logIo: JobOptions['logIo'];
   private rollbackLog: DirtyRegionLog | null = null;
   private loop: Promise<void> | null = null;
   private stopRequested = false;
@@ -74,6 +84,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   private bestLeftRegions = Number.POSITIVE_INFINITY;
   /** A fault backoff in progress (invariant 6). */
   private faultBackoff: Promise<void> | null = null;
+  /** A copy a given-up cutover left running: nothing copies again before it has ended. */
+  private abandoned: Promise<void> | null = null;
 
   private constructor(
     readonly volume: Volume,
@@ -82,7 +94,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     private readonly drl: DirtyRegionLog,
     state: PersistedState,
     stateDir: string,
-    checkpointIntervalMs = CHECKPOINT_INTERVAL_MS,
+    options: Pick<JobOptions, 'checkpointIntervalMs' | 'logIo'>,
   ) {
     super();
     this.state = state;
@@ -92,7 +104,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.writeBucket = new TokenBucket(state.writeThrottleBytesPerS);
     this.telemetry = new JobTelemetry(volume);
     this.faults = new FaultPolicy(volume.regionSizeBytes);
-    this.checkpointIntervalMs = checkpointIntervalMs;
+    this.checkpointIntervalMs = options.checkpointIntervalMs ?? CHECKPOINT_INTERVAL_MS;
+    this.logIo = options.logIo;
     // A state-file write nobody awaited failed: the job's listener logs it (never an unhandled 'error').
     this.file = new JobStateFile(stateDir, state.id, (error) => {
       if (this.listenerCount('error') > 0) this.emit('error', error);
@@ -118,7 +131,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     if (volume.observer) throw new Error(`volume ${volume.name} already has a migration running`);
     const target = await Plex.open({ ...options.target, state: 'syncing' });
     const paths = new JobStateFile(options.stateDir, options.id, () => undefined);
-    const drl = await DirtyRegionLog.open(paths.drlFile, volume.regionCount, volume.regionSizeBytes, 'all');
+    const drl = await DirtyRegionLog.open(paths.drlFile, volume.regionCount, volume.regionSizeBytes, 'all', { io: options.logIo });
     const state: PersistedState = {
       version: 1,
       id: options.id,
@@ -152,7 +165,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       lastFault: null,
       ...(options.leaseEpoch === undefined ? {} : { leaseEpoch: options.leaseEpoch }),
     };
-    const job = new MigrationJob(volume, volume.primary, target, drl, state, options.stateDir, options.checkpointIntervalMs);
+    const job = new MigrationJob(volume, volume.primary, target, drl, state, options.stateDir, options);
     await job.persist('job.started');
     job.attach();
     return job;
@@ -162,20 +175,22 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
    * Resumes a job after an agent restart from its state file and DRL. The caller opens the
    * volume with its source plex as primary; if the job had switched, the target becomes primary.
    */
-  static async resume(volume: Volume, stateDir: string, id: string, options: { checkpointIntervalMs?: number } = {}): Promise<MigrationJob> {
+  static async resume(volume: Volume, stateDir: string, id: string, options: Pick<JobOptions, 'checkpointIntervalMs' | 'logIo'> = {}): Promise<MigrationJob> {
     const state = await JobStateFile.read(stateDir, id);
     const paths = new JobStateFile(stateDir, id, () => undefined);
     const source = volume.primary.lunPath === state.source.lunPath ? volume.primary : await Plex.open({ ...state.source, state: 'active' });
     const target = await Plex.open({ ...state.target, state: state.switched ? 'active' : 'syncing' });
-    const drl = await DirtyRegionLog.open(paths.drlFile, volume.regionCount, volume.regionSizeBytes, 'all');
-    const job = new MigrationJob(volume, source, target, drl, state, stateDir, options.checkpointIntervalMs);
+    const drl = await DirtyRegionLog.open(paths.drlFile, volume.regionCount, volume.regionSizeBytes, 'all', { io: options.logIo });
+    const job = new MigrationJob(volume, source, target, drl, state, stateDir, options);
     state.restarts += 1;
     state.recopiedAfterRestartRegions.push(job.dirty.count);
     if (state.phase === 'cutting-over') state.phase = state.pass === 0 ? 'copying' : 'converging';
     if (state.switched) {
       volume.primary = target;
       source.state = 'detached';
-      job.rollbackLog = await DirtyRegionLog.open(paths.rollbackLogFile, volume.regionCount, volume.regionSizeBytes, 'none');
+      // The rollback log exists from before the switch; one that is missing was removed because
+      // it could not be written (logFailed): every region counts as written since the switch.
+      job.rollbackLog = await DirtyRegionLog.open(paths.rollbackLogFile, volume.regionCount, volume.regionSizeBytes, 'all', { io: options.logIo });
       if (state.phase === 'rolling-back') state.phase = 'verified';
     }
     await job.persist();
@@ -260,28 +275,51 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     await this.finish('committed', 'committed: the volume lives on the target; the source LUN can be released');
   }
 
-  /** Before the switch: drops the target, source untouched. After the switch: copies back what changed, switches back. */
+  /**
+   * Before the switch: drops the target, source untouched. After the switch (verified, or failed
+   * after it): with writes held, copies back every region written since the switch (every region
+   * when the rollback log was lost), flushes the source, records the rollback, and only then
+   * resumes writes on the source. A rollback that fails leaves the target authoritative, says why
+   * and may be tried again.
+   */
   async rollback(): Promise<void> {
     if (['committed', 'rolled-back', 'cancelled'].includes(this.state.phase)) throw new Error(`cannot roll back: the job is ${this.state.phase}`);
+    if (this.state.phase === 'rolling-back') throw new Error('cannot roll back: a rollback is running');
     await this.stopLoop();
     if (!this.state.switched) {
       this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
       await this.finish('rolled-back', 'rolled back before cutover: the source was authoritative throughout');
       return;
     }
+    const before = { phase: this.state.phase, result: this.state.result };
     this.setPhase('rolling-back');
-    await this.persist();
+    await this.persist('rollback.begun');
     const pauseStarted = performance.now();
     await this.volume.pauseWrites();
     try {
-      const changed = this.rollbackLog?.snapshot() ?? new RegionBitmap(this.volume.regionCount);
+      const changed = this.state.rollbackLogLost || !this.rollbackLog ? allRegions(this.volume.regionCount) : this.rollbackLog.snapshot();
       for (const region of changed) await this.copyRegionRange(region, region, this.target, this.source);
-      await this.source.sync();
+      await this.syncPlex(this.source);
+      await crashPoint('rollback.copied-back');
+      // The commit point of the rollback: recorded before the source takes a write.
+      this.state.switched = false;
+      const what = this.state.rollbackLogLost ? `every region (${changed.count}) copied back, the rollback log having been lost` : `${changed.count} region(s) written since the switch were copied back`;
+      try {
+        await this.finish('rolled-back', `rolled back after cutover: ${what} (${Math.round(performance.now() - pauseStarted)} ms pause)`);
+      } catch (error) {
+        this.state.switched = true;
+        throw error;
+      }
+      // Writes are still held: the source takes none before the rollback is on disk.
       this.volume.primary = this.source;
       this.source.state = 'active';
       this.target.state = 'detached';
-      this.state.switched = false;
-      await this.finish('rolled-back', `rolled back after cutover: ${changed.count} region(s) written since the switch were copied back (${Math.round(performance.now() - pauseStarted)} ms pause)`);
+    } catch (error) {
+      this.state.phase = before.phase;
+      this.state.result = `rollback failed, the target stays authoritative: ${(error as Error).message}`;
+      this.file.writeSoon(this.state);
+      this.emit('phase', this.state.phase);
+      throw error;
     } finally {
       this.volume.resumeWrites();
     }
@@ -343,16 +381,29 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       async beforeWrite(first, last) {
         if (job.state.writeThrottleBytesPerS !== null) await job.writeBucket.take((last - first + 1) * job.volume.regionSizeBytes);
         job.activity.writeStarted(first, last);
-        if (job.state.switched) await job.rollbackLog?.mark(first, last);
-        else await job.drl.mark(first, last);
+        try {
+          if (job.state.switched) {
+            if (!job.state.rollbackLogLost) await job.rollbackLog?.mark(first, last);
+          } else if (job.isActive()) {
+            await job.drl.mark(first, last);
+          }
+        } catch (error) {
+          try {
+            await job.logFailed(error);
+          } catch (fatal) {
+            job.activity.writeEnded(first, last);
+            throw fatal;
+          }
+        }
       },
-      afterWrite(first, last, mirrored) {
+      afterWrite(first, last, mirrored, failed) {
         // Whether the write reached the target decides, not the strategy now: a write that began
-        // before a pre-copy turned into a mirror went to the source alone.
+        // before a pre-copy turned into a mirror went to the source alone. A failed write may
+        // have changed part of the source: the region is copied again.
         const reachedTarget = mirrored.includes(job.target);
         job.activity.writeEnded(first, last);
         for (let region = first; region <= last; region++) {
-          if (!job.state.switched && !reachedTarget && job.dirty.add(region)) job.passDirtiedRegions++;
+          if (!job.state.switched && (failed || !reachedTarget) && job.dirty.add(region)) job.passDirtiedRegions++;
         }
       },
       mirrorFailed(plex, error: BlockIoError) {
@@ -365,9 +416,40 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.sampleTimer = setInterval(() => this.sample(), 1000).unref();
   }
 
-  private detach() {
+  /**
+   * A dirty-region mark failed (the agent's disk: EIO, ENOSPC, a failed flush). The write may
+   * still go on once a crash can no longer trust the log: the log's file is removed (a job that
+   * resumes without its DRL re-copies every region, and one that resumes switched without its
+   * rollback log copies every region back). Before the switch the job then fails, source
+   * authoritative; after it the job goes on and a rollback copies every region back. When even
+   * the removal fails, the write fails with both reasons.
+   */
+  private async logFailed(error: unknown): Promise<void> {
+    const why = (error as Error).message;
+    const switched = this.state.switched;
+    const file = switched ? this.file.rollbackLogFile : this.file.drlFile;
+    try {
+      await removeDurably(file);
+    } catch (removal) {
+      throw new BlockIoError('EIO', `the migration's ${switched ? 'rollback' : 'dirty-region'} log ${file} cannot be written (${why}) nor removed (${(removal as Error).message}); the write is refused so that a crash cannot lose it`);
+    }
+    if (switched) {
+      if (this.state.rollbackLogLost) return;
+      this.state.rollbackLogLost = true;
+      this.state.lastFault = `the rollback log cannot be written (${why}); a rollback will copy every region back`;
+      this.file.writeSoon(this.state);
+      return;
+    }
+    void this.fail(new Error(`the dirty-region log on the agent's disk cannot be written (${why})`, { cause: error }));
+  }
+
+  private stopSampling() {
     if (this.sampleTimer) clearInterval(this.sampleTimer);
     this.sampleTimer = null;
+  }
+
+  private detach() {
+    this.stopSampling();
     if (this.volume.observer) this.volume.observer = null;
     this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
   }
@@ -402,12 +484,15 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         }
         try {
           if (await this.switchToTarget()) continue;
+          // Given up: a target that did not answer in time is a fault like any other (invariant 6).
+          this.noteFault(new DataFault('target', 'write', 'EIO', null, this.target, this.state.result ?? 'the cutover gave up'));
+          if (this.faultBackoff) await this.unlessStopped(this.faultBackoff);
         } catch (error) {
           // A copy fault in the cutover's last copy: writes resumed on the source, the regions
           // are dirty again; retry like any copy fault. A flush fault fails the job.
           if (!(error instanceof DataFault) || error.op === 'flush') throw error;
           this.noteFault(error);
-          if (this.faultBackoff) await this.faultBackoff;
+          if (this.faultBackoff) await this.unlessStopped(this.faultBackoff);
           continue;
         }
       } else if (this.state.strategy === 'precopy') {
@@ -418,6 +503,10 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
 
   /** One sweep over the dirty regions, in order; regions dirtied behind the cursor wait for the next pass. */
   private async runPass() {
+    if (this.abandoned) {
+      if (!(await this.unlessStopped(this.abandoned))) return;
+      this.abandoned = null;
+    }
     const record: PassRecord = { pass: this.state.pass, startedAt: new Date().toISOString(), dirtyRegionsAtStart: this.dirty.count, copiedRegions: 0, redirtiedRegions: 0 };
     this.passDirtiedRegions = 0;
     if (this.state.phase !== 'ready') this.setPhase(this.state.pass === 0 || this.state.strategy === 'mirror' ? 'copying' : 'converging');
@@ -449,7 +538,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       if (this.faultBackoff) {
         // The failed regions are dirty again; the next pass copies them after the backoff.
         await Promise.all(inFlight);
-        await this.faultBackoff;
+        await this.unlessStopped(this.faultBackoff);
       }
       // Checkpoint the progress into the DRL now and then, so a crash mid-pass re-copies only
       // what was not yet proven clean, not the whole pass.
@@ -512,7 +601,9 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     if (candidates.length === 0) return;
     await Promise.all([this.syncPlex(this.target), this.syncPlex(this.source)]);
     this.drl.clear(candidates.filter(({ region, generation }) => activity.generationOf(region) === generation && !this.dirty.has(region) && !activity.writing(region)).map(({ region }) => region));
-    await this.drl.flush();
+    await this.drl.flush().catch((error: unknown) => {
+      throw new Error(`the dirty-region log on the agent's disk cannot be written (${(error as Error).message})`, { cause: error });
+    });
   }
 
   /** Chunks of up to 16 regions, smaller under a low throttle so a chunk is at most ~¼ s of copying. */
@@ -564,43 +655,115 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
 
   /**
    * The cutover: quiesce writes, copy what is left, flush the target, record the switch, then
-   * resume writes on the target. Returns false (and resumes on the source) if too much was left.
+   * resume writes on the target. Writes are held at most the pause budget plus CUTOVER_MARGIN_MS:
+   * past that (too much left, or a target that does not answer) the cutover gives up, resumes
+   * writes on the source and says why; a copy still in flight then finishes in the background and
+   * the copy loop waits for it before copying again. Returns whether the switch happened.
    */
   private async switchToTarget(): Promise<boolean> {
     this.setPhase('cutting-over');
     // Everything that need not happen with writes held happens before: the rollback log exists
     // and the target is flushed, so the pause holds only the last copy, a small flush and the
     // state-file write that records the switch.
-    this.rollbackLog ??= await DirtyRegionLog.open(this.file.rollbackLogFile, this.volume.regionCount, this.volume.regionSizeBytes, 'none');
+    this.rollbackLog ??= await DirtyRegionLog.open(this.file.rollbackLogFile, this.volume.regionCount, this.volume.regionSizeBytes, 'none', { io: this.logIo });
     await this.syncPlex(this.target);
     const started = performance.now();
+    const deadline = started + this.state.pauseBudgetMs + CUTOVER_MARGIN_MS;
     await this.volume.pauseWrites();
+    let switched = false;
     try {
-      // With writes quiesced nothing races the copy; the rest fits in the pause budget, or the
-      // operator asked for it.
+      await crashPoint('cutover.writes-held');
+      // With writes quiesced nothing races the copy.
       for (let region = this.dirty.next(0); region >= 0; region = this.dirty.next(0)) {
         let last = region;
         while (last + 1 < this.volume.regionCount && last - region + 1 < COPY_CHUNK_REGIONS && this.dirty.has(last + 1)) last++;
         for (let r = region; r <= last; r++) this.dirty.delete(r);
         // Not throttled: the application is waiting.
-        await this.copyRegionRange(region, last, this.source, this.target);
+        if (!(await this.beforeDeadline(this.copyRegionRange(region, last, this.source, this.target), deadline))) return this.giveUpCutover(started, 'copying the regions left');
       }
-      await this.syncPlex(this.target);
+      if (!(await this.beforeDeadline(this.syncPlex(this.target), deadline))) return this.giveUpCutover(started, 'flushing the target');
+      await crashPoint('cutover.target-flushed');
       this.state.switched = true;
       this.state.switchedAt = new Date().toISOString();
       this.state.cutoverPauseMs = Math.round(performance.now() - started);
       this.state.phase = 'verifying';
-      await this.persist(); // the commit point of the switch
+      try {
+        await this.persist('cutover.switch-recorded'); // the commit point of the switch
+      } catch (error) {
+        await this.undoSwitchRecord(error);
+        throw error;
+      }
       this.volume.mirrors = [];
       this.volume.primary = this.target;
       this.target.state = 'active';
       this.source.state = 'detached';
+      switched = true;
     } finally {
       this.volume.resumeWrites();
     }
-    this.emit('phase', 'verifying');
-    this.cutoverRequested = false;
-    return true;
+    if (switched) {
+      this.emit('phase', 'verifying');
+      this.cutoverRequested = false;
+    }
+    return switched;
+  }
+
+  /** Whether `work` finished before `deadline`; if not, it goes on as the abandoned work the copy loop waits for. */
+  private async beforeDeadline(work: Promise<void>, deadline: number): Promise<boolean> {
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()))));
+    const outcome = await Promise.race([work.then(() => true as const), late]).finally(() => clearTimeout(timer));
+    if (!outcome) this.abandoned = work.catch(() => undefined);
+    return outcome;
+  }
+
+  /** The cutover held writes as long as it may: resume them on the source and say why (switchToTarget). */
+  private giveUpCutover(started: number, doing: string): false {
+    const left = this.dirty.count;
+    const heldMs = Math.round(performance.now() - started);
+    this.state.cutoversAbandoned = (this.state.cutoversAbandoned ?? 0) + 1;
+    let next = 'the copy goes on and the cutover is tried again';
+    if (this.state.strategy === 'precopy') {
+      // A mirror never lets the dirty set grow, so the next attempt has only the last writes to copy.
+      this.state.strategy = 'mirror';
+      this.volume.mirrors = [this.target];
+      next = 'switched to mirror so that the next attempt has little to copy';
+    }
+    this.state.result = `cutover gave up after holding writes ${heldMs} ms (pause budget ${this.state.pauseBudgetMs} ms) while ${doing}, ${left} region(s) left: writes resumed on the source; ${next}`;
+    this.state.lastFault = this.state.result;
+    this.state.phase = this.state.pass === 0 ? 'copying' : 'converging';
+    this.file.writeSoon(this.state);
+    this.emit('phase', this.state.phase);
+    return false;
+  }
+
+  /**
+   * The state file could not record the switch; whether the disk holds the old or the new record
+   * is unknown. Writes are still held: record `switched: false` again, or failing that remove the
+   * state file (a restart then opens the volume on the source, as its configuration says), before
+   * they resume on the source. While neither can be written, writes stay held: no acknowledged
+   * write may land on a plex a restart would not serve.
+   */
+  private async undoSwitchRecord(error: unknown) {
+    this.state.switched = false;
+    this.state.switchedAt = null;
+    this.state.cutoverPauseMs = null;
+    this.state.phase = this.state.pass === 0 ? 'copying' : 'converging';
+    this.state.lastFault = `the switch could not be recorded (${(error as Error).message})`;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.persist();
+        return;
+      } catch {
+        try {
+          await removeDurably(this.file.file);
+          return;
+        } catch (removal) {
+          if (attempt % 10 === 0 && this.listenerCount('error') > 0) this.emit('error', new Error(`job ${this.state.id}: writes stay held until the state file can be fixed: ${(removal as Error).message}`));
+          await new Promise((resolve) => setTimeout(resolve, 1000));
+        }
+      }
+    }
   }
 
   /** Block-checksum comparison of source and target, skipping regions written since the switch. */
@@ -634,12 +797,29 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.emit('phase', 'verified');
   }
 
-  private async finish(phase: JobPhase, result: string, error?: string) {
+  /**
+   * Records a final phase, then lets go of the volume (a job that failed after the switch keeps
+   * logging writes in its rollback log, so a rollback copies back every write the target took
+   * since). When the record cannot be written the job stays as it was and the error is thrown,
+   * unless `whatever` (a failure: the job cannot go on either way, and its state file still
+   * says it runs, so a restart resumes it from its logs).
+   */
+  private async finish(phase: JobPhase, result: string, error?: string, whatever = false) {
+    const before = { phase: this.state.phase, result: this.state.result, error: this.state.error };
     this.state.phase = phase;
     this.state.result = result;
     if (error) this.state.error = error;
-    this.detach();
-    await this.persist();
+    try {
+      await this.persist(FINISH_POINTS[phase]);
+    } catch (failure) {
+      if (!whatever) {
+        Object.assign(this.state, before);
+        throw failure;
+      }
+      if (this.listenerCount('error') > 0) this.emit('error', failure as Error);
+    }
+    if (phase === 'failed' && this.state.switched) this.stopSampling();
+    else this.detach();
     this.emit('phase', phase);
     if (phase === 'committed' || phase === 'rolled-back' || phase === 'cancelled') {
       await this.drl.close().catch(() => undefined);
@@ -653,7 +833,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.stopRequested = true;
     this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
     const message = this.state.switched ? `${error.message} (after cutover: the target is authoritative; roll back or fix and retry)` : `${error.message}; source intact`;
-    await this.finish('failed', message, message);
+    await this.finish('failed', message, message, true);
     if (!this.state.switched) {
       // Nothing reads or writes the target any more once the copy has stopped.
       void (this.loop ?? Promise.resolve()).then(() => this.target.close()).catch(() => undefined);
@@ -689,7 +869,9 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.state.faultsRetried = (this.state.faultsRetried ?? 0) + 1;
     this.file.writeSoon(this.state);
     this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
-    this.faultBackoff = new Promise<void>((resolve) => setTimeout(resolve, decision.backoffMs)).then(() => {
+    this.faultBackoff = new Promise<void>((resolve) => setTimeout(resolve, decision.backoffMs)).then(async () => {
+      // A stalled target's late writes land before anything is copied to it again.
+      await this.volume.settled(this.target);
       this.faultBackoff = null;
       if (this.isActive() && !this.stopRequested && !this.state.switched && this.state.strategy === 'mirror') {
         this.target.state = 'syncing';
@@ -702,6 +884,17 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     if (this.state.phase === phase) return;
     this.state.phase = phase;
     this.emit('phase', phase);
+  }
+
+  /** Waits for `work` unless the job is stopped first (a cancel must not wait for a stalled LUN); says whether it finished. */
+  private async unlessStopped(work: Promise<unknown>): Promise<boolean> {
+    let done = false;
+    void work.finally(() => {
+      done = true;
+      this.wake?.();
+    });
+    while (!done && !this.stopRequested) await this.sleep(1000);
+    return done;
   }
 
   private sleep(ms: number) {
@@ -732,6 +925,12 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     });
     this.emit('sample', sample);
   }
+}
+
+function allRegions(count: number): RegionBitmap {
+  const bits = new RegionBitmap(count);
+  bits.fill();
+  return bits;
 }
 
 function digest(data: Buffer): Buffer {

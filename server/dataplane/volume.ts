@@ -8,6 +8,11 @@
  * fails the application's write: the mirror is dropped and the observer told why. A failed write
  * to the primary fails the application's write.
  *
+ * A mirror that has not answered a write within `mirrorTimeoutMs` is dropped the same way, so a
+ * stalled (not failed) target never holds up the application; its late writes are still
+ * counted, and `settled(plex)` tells when none is left (a migration re-attaches the plex, or
+ * copies to it, only then: a late write landing after a newer copy would undo it).
+ *
  * `pauseWrites()` is the quiesce of a cutover: writes that arrive queue (none fail), writes in
  * flight finish, then the caller switches plexes and calls `resumeWrites()`.
  */
@@ -15,17 +20,28 @@ import { BlockIoError, type BlockDevice } from './block-device';
 import type { Plex } from './plex';
 import { regionsOf } from './region-bitmap';
 import { LatencyWindow } from './latency-window';
+import { haltedIo } from './crash-points';
 
 export interface WriteObserver {
-  /** Runs before the data is written; the write is not acknowledged before this resolves. */
+  /**
+   * Runs before the data is written; the write is not acknowledged before this resolves. When it
+   * rejects, the write fails with that error, nothing is written, and afterWrite is not called.
+   */
   beforeWrite(firstRegion: number, lastRegion: number): Promise<void>;
-  /** Runs once the data is written, before the acknowledgement; `mirrored` are the mirrors that got it. */
-  afterWrite(firstRegion: number, lastRegion: number, mirrored: readonly Plex[]): void;
+  /**
+   * Runs once every plex has answered, before the acknowledgement, for every write whose
+   * beforeWrite resolved, whether it succeeded or not: `mirrored` are the mirrors that got the
+   * data, `failed` says the primary's write failed (the application gets the error, and what
+   * the primary holds there is unknown).
+   */
+  afterWrite(firstRegion: number, lastRegion: number, mirrored: readonly Plex[], failed: boolean): void;
   /** A mirror plex failed a write and was dropped. */
   mirrorFailed(plex: Plex, error: BlockIoError): void;
 }
 
 const ZERO_CHUNK = Buffer.alloc(1024 * 1024);
+/** How long a mirror may take to answer a write before it is dropped (the primary answered). */
+export const MIRROR_WRITE_TIMEOUT_MS = 2000;
 
 export class Volume implements BlockDevice {
   primary: Plex;
@@ -33,6 +49,9 @@ export class Volume implements BlockDevice {
   observer: WriteObserver | null = null;
   /** Latency and throughput of application writes, for telemetry. */
   readonly writeStats = new LatencyWindow();
+  mirrorTimeoutMs = MIRROR_WRITE_TIMEOUT_MS;
+  /** Mirror writes not yet answered, by plex, including those the volume stopped waiting for. */
+  private readonly mirrorWrites = new Map<Plex, Set<Promise<unknown>>>();
 
   private inFlightWrites = 0;
   private drained: (() => void) | null = null;
@@ -57,6 +76,7 @@ export class Volume implements BlockDevice {
   }
 
   async read(offset: number, length: number): Promise<Buffer> {
+    if (haltedIo()) await haltedIo();
     this.check(offset, length, 'EINVAL');
     return this.primary.read(offset, length);
   }
@@ -66,6 +86,7 @@ export class Volume implements BlockDevice {
     if (data.length === 0) return;
     const started = performance.now(); // before the gate: a cutover's pause is part of the latency
     while (this.gate) await this.gate;
+    if (haltedIo()) await haltedIo();
     this.inFlightWrites++;
     try {
       const { first, last } = regionsOf(offset, data.length, this.regionSizeBytes);
@@ -74,14 +95,20 @@ export class Volume implements BlockDevice {
       const mirrors = this.mirrors;
       const [primaryResult, ...mirrorResults] = await Promise.allSettled([
         this.primary.write(offset, data).then(() => (options.fua ? this.primary.sync() : undefined)),
-        ...mirrors.map((plex) => plex.write(offset, data).then(() => (options.fua ? plex.sync() : undefined))),
+        ...mirrors.map((plex) => this.mirrorWrite(plex, () => plex.write(offset, data).then(() => (options.fua ? plex.sync() : undefined)))),
       ]);
       mirrorResults.forEach((result, index) => {
         const plex = mirrors[index];
         if (result.status === 'rejected' && plex) this.dropMirror(plex, result.reason);
       });
+      const failed = primaryResult?.status === 'rejected';
+      observer?.afterWrite(
+        first,
+        last,
+        mirrors.filter((_plex, index) => mirrorResults[index]?.status === 'fulfilled'),
+        failed,
+      );
       if (primaryResult?.status === 'rejected') throw primaryResult.reason;
-      observer?.afterWrite(first, last, mirrors.filter((_plex, index) => mirrorResults[index]?.status === 'fulfilled'));
       this.writeStats.record(performance.now() - started, data.length);
     } finally {
       this.inFlightWrites--;
@@ -90,8 +117,9 @@ export class Volume implements BlockDevice {
   }
 
   async flush(): Promise<void> {
+    if (haltedIo()) await haltedIo();
     const mirrors = this.mirrors;
-    const [primaryResult, ...mirrorResults] = await Promise.allSettled([this.primary.sync(), ...mirrors.map((plex) => plex.sync())]);
+    const [primaryResult, ...mirrorResults] = await Promise.allSettled([this.primary.sync(), ...mirrors.map((plex) => this.mirrorWrite(plex, () => plex.sync()))]);
     mirrorResults.forEach((result, index) => {
       const plex = mirrors[index];
       if (result.status === 'rejected' && plex) this.dropMirror(plex, result.reason);
@@ -124,6 +152,32 @@ export class Volume implements BlockDevice {
     this.gate = null;
     this.openGate = null;
     open?.();
+  }
+
+  /** Resolves once every write and flush sent to `plex` as a mirror has answered. */
+  async settled(plex: Plex): Promise<void> {
+    for (let pending = this.mirrorWrites.get(plex); pending && pending.size > 0; pending = this.mirrorWrites.get(plex)) {
+      await Promise.allSettled([...pending]);
+    }
+  }
+
+  /** A write or flush to a mirror, given up on (rejected) after mirrorTimeoutMs though it goes on. */
+  private mirrorWrite(plex: Plex, io: () => Promise<void>): Promise<void> {
+    const operation = io();
+    let pending = this.mirrorWrites.get(plex);
+    if (!pending) this.mirrorWrites.set(plex, (pending = new Set()));
+    const tracked = pending;
+    tracked.add(operation);
+    const forget = () => {
+      tracked.delete(operation);
+      if (tracked.size === 0 && this.mirrorWrites.get(plex) === tracked) this.mirrorWrites.delete(plex);
+    };
+    operation.then(forget, forget);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new BlockIoError('EIO', `mirror plex ${plex.name} (${plex.lunPath}) did not answer within ${this.mirrorTimeoutMs} ms`, { op: 'write', offset: null })), this.mirrorTimeoutMs);
+    });
+    return Promise.race([operation, timeout]).finally(() => clearTimeout(timer));
   }
 
   private dropMirror(plex: Plex, reason: unknown) {
