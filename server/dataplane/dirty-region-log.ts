@@ -42,6 +42,12 @@ export interface DrlOpenOptions {
   io?: (file: DrlFile) => DrlFile;
 }
 
+/** Test seam, off by default: wraps the file of every log opened without `options.io` (server/dataplane/power-loss.test.ts records it). */
+let openedFileHook: ((file: DrlFile, path: string) => DrlFile) | null = null;
+export function setDrlOpenHook(hook: ((file: DrlFile, path: string) => DrlFile) | null) {
+  openedFileHook = hook;
+}
+
 interface Deferred {
   promise: Promise<void>;
   resolve: () => void;
@@ -86,7 +92,8 @@ export class DirtyRegionLog {
 
   /** Opens an existing log, or creates one with every bit set (`initial: 'all'`) or none. */
   static async open(file: string, regionCount: number, regionSizeBytes: number, initial: 'all' | 'none' = 'none', options: DrlOpenOptions = {}): Promise<DirtyRegionLog> {
-    const wrap = options.io ?? ((opened: DrlFile) => opened);
+    const hook = openedFileHook;
+    const wrap = options.io ?? ((opened: DrlFile) => (hook ? hook(opened, file) : opened));
     let handle: DrlFile;
     try {
       handle = wrap(await open(file, 'r+'));

@@ -4,6 +4,12 @@ import { withFaultRules } from './faulty-device';
 
 export type PlexState = 'active' | 'syncing' | 'stale' | 'detached';
 
+/** Test seam, off by default: wraps the I/O of every plex `Plex.open` opens (server/dataplane/power-loss.test.ts records it). */
+let openedIoHook: ((io: PlexIo, lunPath: string) => PlexIo) | null = null;
+export function setPlexOpenHook(hook: ((io: PlexIo, lunPath: string) => PlexIo) | null) {
+  openedIoHook = hook;
+}
+
 /**
  * The positional I/O a plex does on its LUN. A FileHandle is one; tests pass an in-memory LUN
  * whose operations complete in the order the test chooses.
@@ -36,7 +42,8 @@ export class Plex {
     const handle = await open(spec.lunPath, 'r+');
     try {
       // A rules file beside the LUN (tests, the fault array driver) injects faults into its I/O.
-      return new Plex(spec.name, spec.lunId, spec.lunPath, await withFaultRules(handle, spec.lunPath), spec.state);
+      const io = await withFaultRules(handle, spec.lunPath);
+      return new Plex(spec.name, spec.lunId, spec.lunPath, openedIoHook ? openedIoHook(io, spec.lunPath) : io, spec.state);
     } catch (error) {
       await handle.close();
       throw error;
