@@ -22,6 +22,7 @@
  * File layout: a 4 KiB header (magic, version, region size, region count) then the bitmap.
  */
 import { open } from 'node:fs/promises';
+import { crashPoint, haltedIo } from './crash-points';
 import { RegionBitmap } from './region-bitmap';
 
 const MAGIC = 'TERNDRL1';
@@ -40,6 +41,8 @@ export interface DrlFile {
 export interface DrlOpenOptions {
   /** Test seam, off by default: wraps the opened file (see server/dataplane/dirty-region-log.test.ts). */
   io?: (file: DrlFile) => DrlFile;
+  /** Which log this is, for its crash points (crash-points.ts): a migration's DRL or its rollback log. */
+  kind?: 'drl' | 'rollback-log';
 }
 
 /** Test seam, off by default: wraps the file of every log opened without `options.io` (server/dataplane/power-loss.test.ts records it). */
@@ -85,6 +88,7 @@ export class DirtyRegionLog {
     readonly regionCount: number,
     readonly regionSizeBytes: number,
     bits: RegionBitmap,
+    private readonly kind: 'drl' | 'rollback-log' = 'drl',
   ) {
     this.memory = bits.copy();
     this.durable = bits;
@@ -110,7 +114,7 @@ export class DirtyRegionLog {
       await handle.write(header, 0, HEADER_BYTES, 0);
       await handle.write(bits.bits, 0, bits.bits.length, HEADER_BYTES);
       await handle.sync();
-      return new DirtyRegionLog(file, handle, regionCount, regionSizeBytes, bits);
+      return new DirtyRegionLog(file, handle, regionCount, regionSizeBytes, bits, options.kind);
     }
     const header = Buffer.alloc(HEADER_BYTES);
     await handle.read(header, 0, HEADER_BYTES, 0);
@@ -126,7 +130,7 @@ export class DirtyRegionLog {
     }
     const bits = new RegionBitmap(regionCount);
     await handle.read(bits.bits, 0, bits.bits.length, HEADER_BYTES);
-    return new DirtyRegionLog(file, handle, regionCount, regionSizeBytes, new RegionBitmap(regionCount, bits.bits));
+    return new DirtyRegionLog(file, handle, regionCount, regionSizeBytes, new RegionBitmap(regionCount, bits.bits), options.kind);
   }
 
   /** The regions the log names: what recovery must re-copy. */
@@ -188,8 +192,11 @@ export class DirtyRegionLog {
       this.inFlight = image;
       const pages = this.pagesToWrite(image);
       try {
+        if (haltedIo()) await haltedIo();
         for (const start of pages) await this.handle.write(image.bits, start, Math.min(image.bits.length, start + PAGE_BYTES) - start, HEADER_BYTES + start);
+        await crashPoint(`${this.kind}.pages-written`);
         await this.handle.datasync();
+        await crashPoint(`${this.kind}.synced`);
         this.durable = image;
         this.unsure.clear();
         this.flushes++;

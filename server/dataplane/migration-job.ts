@@ -190,7 +190,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       source.state = 'detached';
       // The rollback log exists from before the switch; one that is missing was removed because
       // it could not be written (logFailed): every region counts as written since the switch.
-      job.rollbackLog = await DirtyRegionLog.open(paths.rollbackLogFile, volume.regionCount, volume.regionSizeBytes, 'all', { io: options.logIo });
+      job.rollbackLog = await DirtyRegionLog.open(paths.rollbackLogFile, volume.regionCount, volume.regionSizeBytes, 'all', { io: options.logIo, kind: 'rollback-log' });
       if (state.phase === 'rolling-back') state.phase = 'verified';
     }
     await job.persist();
@@ -665,8 +665,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     // Everything that need not happen with writes held happens before: the rollback log exists
     // and the target is flushed, so the pause holds only the last copy, a small flush and the
     // state-file write that records the switch.
-    this.rollbackLog ??= await DirtyRegionLog.open(this.file.rollbackLogFile, this.volume.regionCount, this.volume.regionSizeBytes, 'none', { io: this.logIo });
-    await this.syncPlex(this.target);
+    this.rollbackLog ??= await DirtyRegionLog.open(this.file.rollbackLogFile, this.volume.regionCount, this.volume.regionSizeBytes, 'none', { io: this.logIo, kind: 'rollback-log' });
+    await Promise.all([this.syncPlex(this.target), this.syncPlex(this.source)]);
     const started = performance.now();
     const deadline = started + this.state.pauseBudgetMs + CUTOVER_MARGIN_MS;
     await this.volume.pauseWrites();
@@ -681,7 +681,11 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         // Not throttled: the application is waiting.
         if (!(await this.beforeDeadline(this.copyRegionRange(region, last, this.source, this.target), deadline))) return this.giveUpCutover(started, 'copying the regions left');
       }
-      if (!(await this.beforeDeadline(this.syncPlex(this.target), deadline))) return this.giveUpCutover(started, 'flushing the target');
+      // Both plexes flushed: after the switch a flush reaches the target only, and the source must
+      // hold every write acknowledged before it (a rollback serves it again; power loss must not
+      // leave it differing outside the rollback log).
+      const flushed = Promise.all([this.syncPlex(this.target), this.syncPlex(this.source)]).then(() => undefined);
+      if (!(await this.beforeDeadline(flushed, deadline))) return this.giveUpCutover(started, 'flushing the target');
       await crashPoint('cutover.target-flushed');
       this.state.switched = true;
       this.state.switchedAt = new Date().toISOString();

@@ -40,12 +40,10 @@
  *    authoritative plex holds the last write the crash must keep (acknowledged for `keep`, flush-
  *    or FUA-covered for the others), or a later write issued before the cut, and nothing else.
  *    (The rollback-log check after the switch is the one migration-job.property.test.ts makes.)
- * 5. One assumption, made explicit: the sweep counts the source plex as flushed at the state-file
- *    fsync that records the switch. The cutover does not flush it (migration-job.ts
- *    switchToTarget flushes only the target), and without that flush power loss after the switch
- *    fails states: see the known-bug test at the end. Each scenario checks every post-switch cut
- *    it visits again without the assumption (every unsynced write dropped) and prints how many
- *    of those fail.
+ * 5. No assumption about the source: the cutover flushes both plexes before it records the
+ *    switch (migration-job.ts switchToTarget), and the sweep models only the flushes it recorded.
+ *    Each scenario also checks every post-switch cut again with every unsynced write dropped and
+ *    prints how many of those fail (0; before the cutover flushed the source, 9–22 did).
  *
  * Not modelled: the job removing its logs once it has ended (an rm with no folder fsync; the
  * recovery of a final phase reads neither log).
@@ -940,10 +938,8 @@ async function runScenario(root: string, scenario: Scenario): Promise<Tally> {
   const recording = await record(paths, scenario);
   const recorder = recording.recorder;
   const switchAt = switchRecordedAt(recorder);
-  const sourceInode = recorder.baseNames.get(paths.source)!;
-  // The crash model of the sweep assumes the source flushed when the switch is recorded; `asIs`
-  // is the model without it (the cutover flushes only the target: see the known-bug test below).
-  const states = new CrashStates(recorder, switchAt === null ? {} : { sourceFlushedAt: { inode: sourceInode, op: switchAt } });
+  // `asIs` re-checks the post-switch cuts with every unsynced write dropped (see the top of this file).
+  const states = new CrashStates(recorder);
   const asIs = new CrashStates(recorder);
   const cuts = states.cuts();
   const chosen: CrashState[] = [];
@@ -1011,7 +1007,7 @@ async function runScenario(root: string, scenario: Scenario): Promise<Tally> {
     `power loss, ${scenario.name}: recorded ${recording.summary}; ${tally.ops} ops, ${tally.cutsInLog} durability points, ` +
       `${tally.cuts} cut, ${tally.states} crash states checked (${Object.entries(tally.byVariant).map(([k, v]) => `${k} ${v}`).join(', ')}); ` +
       `crashed in ${JSON.stringify(tally.crashedIn)}; ended ${JSON.stringify(tally.ended)}; commit refused ${tally.commitRefused}; failing ${tally.failures.length}.` +
-      `\n  Without the source flushed at the switch (known bug): ${known.checked} post-switch cuts differ, ${known.failing} fail (${known.lostFlushedWrites} lose a flushed write, ${known.commitRefused} refuse the commit)` +
+      `\n  Post-switch cuts with every unsynced write dropped: ${known.checked} where the plexes differ, ${known.failing} fail (${known.lostFlushedWrites} lose a flushed write, ${known.commitRefused} refuse the commit)` +
       (known.sample ? `, e.g. ${known.sample}` : ''),
   );
   await rm(paths.root, { recursive: true, force: true });
@@ -1038,7 +1034,7 @@ afterAll(async () => {
   const failing = checked.reduce((total, tally) => total + tally.unflushedSourceFailing, 0);
   console.log(
     `power loss: ${sum('mirror') + sum('precopy')} crash states checked (mirror ${sum('mirror')}, precopy ${sum('precopy')}) in ${((performance.now() - started) / 1000).toFixed(1)} s; ` +
-      `${failing} post-switch cuts fail without a source flush at the switch (known bug)`,
+      `${failing} post-switch cuts fail with every unsynced write dropped`,
   );
 });
 
@@ -1050,10 +1046,6 @@ const scenarios: Scenario[] = [
 ];
 
 describe.runIf(!process.env.TERN_POWER_LOSS_REPLAY)('power loss: recorded migration, every crash state recovered', () => {
-  // The sweep assumes the source flushed when the switch is recorded (CrashStates' sourceFlushedAt):
-  // the cutover does not do it today (migration-job.ts switchToTarget flushes only the target),
-  // which the known-bug test below shows; each scenario also counts the post-switch cuts that fail
-  // without the assumption.
   it.each(scenarios)('$name: flushed writes survive power loss, acknowledged ones kill -9, and recovery ends the job', async (scenario) => {
     const tally = await runScenario(root, scenario);
     checked.push({ strategy: scenario.strategy, states: tally.states, unflushedSourceFailing: tally.unflushedSource.failing });
@@ -1061,13 +1053,11 @@ describe.runIf(!process.env.TERN_POWER_LOSS_REPLAY)('power loss: recorded migrat
     expect(tally.failures, `${scenario.name}: ${tally.failures.length} of ${tally.states} crash states failed:\n  ${tally.failures.slice(0, 8).join('\n  ')}`).toEqual([]);
   }, 600_000);
 
-  // Known bug: the cutover flushes the target, not the source, and after the switch a FLUSH
-  // reaches only the target; so a write acknowledged before the switch can sit unflushed in the
-  // source's cache until power is lost. The source then differs from the target in regions the
-  // rollback log does not name: verification fails and a rollback serves the stale source, losing
-  // the write although a completed FLUSH covered it. Fixing switchToTarget (flush the source with
-  // the target while writes are held) turns this test green: then drop `.fails`.
-  it.fails('known bug: a write acknowledged before the switch and flushed after it survives power loss and a rollback', async () => {
+  // After the switch a FLUSH reaches only the target; a write acknowledged before the switch must
+  // therefore be on the source's disk by then, or power loss leaves the source differing from the
+  // target outside the rollback log, and a rollback serves the stale source. The cutover flushes
+  // both plexes with writes held (migration-job.ts switchToTarget); it flushed only the target.
+  it('a write acknowledged before the switch and flushed after it survives power loss and a rollback', async () => {
     const paths = pathsUnder(path.join(root, 'unflushed-source'));
     const recorder = await prepare(paths);
     recorder.start();
