@@ -3,8 +3,20 @@
  * migrations move), and the migration jobs running on them. The volume configuration in the data
  * folder follows each job: the target plex is recorded as `syncing` before the job starts, as
  * `active` (and the source `detached`) once the job has switched, and the source is removed only
- * after the job commits. A restarted agent opens each volume on the plex its configuration names
- * and resumes every unfinished job from its state file and dirty-region log.
+ * after the job commits. The job's state file is the authority on which plex is authoritative
+ * (server/dataplane/job-state.ts); the configuration follows it, so a crash between the two is
+ * repaired at start: a restarted agent first reconciles each volume's configuration with the
+ * newest job of that volume, then opens each volume on the plex its configuration names (one
+ * volume that cannot be opened stays offline, with the reason, and the others are served), and
+ * resumes every unfinished job (and every job that failed after its switch, so that its rollback
+ * log keeps logging) from its state file and logs. An action on a job is answered only once the
+ * configuration follows it, so the console's clean-up never meets a plex the agent still lists.
+ *
+ * A job that cannot resume never leaves a volume served from a stale plex and never lets writes
+ * go unlogged: before its switch it is recorded as failed (source authoritative) or, failing
+ * that, its dirty-region log is removed (a later resume re-copies everything); after its switch
+ * the volume is served from the target and its rollback log is removed (a later rollback copies
+ * every region back).
  *
  * Commands are fenced by lease epoch (TESTING.md §7): each job keeps, in its state file, the
  * highest epoch a console command for it carried. A command from an older epoch comes from a
@@ -15,7 +27,9 @@
  */
 import { mkdir, readdir } from 'node:fs/promises';
 import path from 'node:path';
-import { MigrationJob, type JobPhase, type JobSample } from '../dataplane/migration-job';
+import { crashPoint, type CrashPointName } from '../dataplane/crash-points';
+import { authoritativePlex, isFinalPhase, JobStateFile, removeDurably, type PersistedState } from '../dataplane/job-state';
+import { MigrationJob, type JobOptions, type JobPhase, type JobSample } from '../dataplane/migration-job';
 import { Plex } from '../dataplane/plex';
 import type { MigrationAction, MigrationStatus, StartMigrationRequest, VolumeReport } from '../protocol/agent-api';
 import { startMigrationRequest } from '../protocol/agent-api';
@@ -23,13 +37,49 @@ import type { Logger } from './log';
 import { AgentRefusal, type VolumeManager } from './volume-manager';
 import { MeteredVolume } from './write-rates';
 
-const FINAL: JobPhase[] = ['committed', 'rolled-back', 'cancelled', 'failed'];
+/** Jobs a restarted agent takes up again: unfinished ones, and those that failed after the switch (their rollback log). */
+function needsResume(state: Pick<PersistedState, 'phase' | 'switched'>): boolean {
+  return !isFinalPhase(state.phase) || (state.phase === 'failed' && state.switched);
+}
+
+/** The crash point reached once the configuration follows a job into a phase. */
+const CONFIG_POINTS: Partial<Record<JobPhase, CrashPointName>> = {
+  verifying: 'config.switched',
+  committed: 'config.committed',
+  'rolled-back': 'config.rolled-back',
+  cancelled: 'config.cancelled',
+  failed: 'config.failed',
+};
+
+type Plexes = VolumeReport['plexes'];
+
+/**
+ * The plexes a volume's configuration must list for a job in the state it records: the plexes
+ * the job does not touch stay as they are; then the authoritative plex active and, while the
+ * other may still be needed, the other syncing (before the switch) or detached (after it).
+ */
+export function plexesForJob(state: Pick<PersistedState, 'phase' | 'switched' | 'source' | 'target'>, current: Plexes): Plexes {
+  const others = current.filter((plex) => plex.lunId !== state.source.lunId && plex.lunId !== state.target.lunId);
+  const ref = (plex: PersistedState['source']) => ({ name: plex.name, lunId: plex.lunId, lunPath: plex.lunPath });
+  const active = { ...ref(authoritativePlex(state)), state: 'active' as const };
+  if (state.phase === 'committed') return [...others, { ...ref(state.target), state: 'active' }];
+  if (isFinalPhase(state.phase) && !state.switched) return [...others, active];
+  if (state.switched) return [...others, active, { ...ref(state.source), state: 'detached' }];
+  return [...others, active, { ...ref(state.target), state: 'syncing' }];
+}
+
+function samePlexes(a: Plexes, b: Plexes): boolean {
+  const key = (plexes: Plexes) => JSON.stringify([...plexes].sort((x, y) => x.lunId.localeCompare(y.lunId)).map((p) => [p.name, p.lunId, p.lunPath, p.state]));
+  return key(a) === key(b);
+}
 
 export class VolumeRuntime {
   private readonly volumes = new Map<string, MeteredVolume>();
   private readonly jobs = new Map<string, MigrationJob>();
-  /** Jobs that ended before this process started: the console may still ask how they ended. */
+  /** Jobs that ended before this process started (or could not resume): the console may still ask how they ended. */
   private readonly finished = new Map<string, MigrationStatus>();
+  /** Volumes that could not be opened, with the reason: not served. */
+  readonly offline = new Map<string, string>();
   private readonly sampleListeners: (() => void)[] = [];
   readonly jobsDir: string;
 
@@ -37,19 +87,81 @@ export class VolumeRuntime {
     private readonly config: VolumeManager,
     dataDir: string,
     private readonly log: Logger,
+    /** Tests: how often jobs checkpoint (server/dataplane/job-state.ts). */
+    private readonly jobOptions: Pick<JobOptions, 'checkpointIntervalMs'> = {},
   ) {
     this.jobsDir = path.join(dataDir, 'jobs');
   }
 
-  /** Opens every configured volume and resumes unfinished jobs. */
+  /** Reconciles the configuration with the jobs' records, opens every configured volume and resumes unfinished jobs. */
   async open() {
     await mkdir(this.jobsDir, { recursive: true });
-    for (const { volume } of this.config.volumes()) await this.openVolume(volume);
+    const records = new Map<string, PersistedState>();
     for (const file of await readdir(this.jobsDir)) {
-      const match = /^job-(.+)\.json$/.exec(file);
-      if (!match?.[1]) continue;
-      await this.resumeJob(match[1]).catch((error: unknown) => this.log.error('cannot resume migration', { id: match[1], error: (error as Error).message }));
+      const id = /^job-(.+)\.json$/.exec(file)?.[1];
+      if (!id) continue;
+      await JobStateFile.read(this.jobsDir, id).then(
+        (state) => records.set(id, state),
+        (error: unknown) => this.log.error('cannot read a migration record', { id, error: (error as Error).message }),
+      );
     }
+    await this.reconcile(records);
+    for (const { volume } of this.config.volumes()) {
+      await this.openVolume(volume).catch((error: unknown) => {
+        const reason = (error as Error).message;
+        this.offline.set(volume.nbdExport, reason);
+        this.log.error('volume offline: cannot open it', { volume: volume.nbdExport, error: reason });
+      });
+    }
+    for (const [id, state] of records) {
+      if (!needsResume(state)) {
+        this.finished.set(id, describeStatus({ ...state, regionsTotal: state.regionsTotal ?? 0, regionsDirty: 0, sample: null }));
+        continue;
+      }
+      await this.resumeJob(id).catch((error: unknown) => this.cannotResume(state, error));
+    }
+  }
+
+  /** Makes each volume's configuration follow the newest job of that volume (see the top of this file). */
+  private async reconcile(records: ReadonlyMap<string, PersistedState>) {
+    const newest = new Map<string, PersistedState>();
+    for (const state of records.values()) {
+      const seen = newest.get(state.volume);
+      if (!seen || state.createdAt > seen.createdAt || (state.createdAt === seen.createdAt && state.id > seen.id)) newest.set(state.volume, state);
+    }
+    // A syncing plex that no job names as its target: the agent died after recording it and before
+    // the job's state file existed. The migration never started; the LUN is released.
+    const targets = new Set([...records.values()].map((state) => state.target.lunId));
+    for (const { volume } of this.config.volumes()) {
+      const orphans = volume.plexes.filter((plex) => plex.state === 'syncing' && !targets.has(plex.lunId));
+      if (orphans.length === 0) continue;
+      await this.config.setPlexes(volume.nbdExport, volume.plexes.filter((plex) => !orphans.includes(plex)));
+      this.log.warn('removed a syncing plex no migration names (the agent stopped while starting one)', { volume: volume.nbdExport, plexes: orphans.map((plex) => plex.name) });
+    }
+    for (const [exportName, state] of newest) {
+      const config = this.config.findVolume(exportName);
+      if (!config) continue;
+      const plexes = plexesForJob(state, config.plexes);
+      if (samePlexes(plexes, config.plexes)) continue;
+      await this.config.setPlexes(exportName, plexes);
+      this.log.warn('reconciled the volume configuration with its migration record', { volume: exportName, id: state.id, phase: state.phase, switched: state.switched, plexes: plexes.map((plex) => `${plex.name}:${plex.state}`) });
+    }
+  }
+
+  /** A job that could not resume: never a stale plex served, never a write unlogged (see the top of this file). */
+  private async cannotResume(state: PersistedState, error: unknown) {
+    const why = `could not resume after a restart: ${(error as Error).message}`;
+    this.log.error('cannot resume migration', { id: state.id, volume: state.volume, error: why });
+    const file = new JobStateFile(this.jobsDir, state.id, () => undefined);
+    let recorded: PersistedState = { ...state, error: why, result: state.switched ? `${why}; the target stays authoritative` : `${why}; source intact` };
+    if (state.switched) {
+      await removeDurably(file.rollbackLogFile).catch(() => undefined);
+      recorded = { ...recorded, rollbackLogLost: true };
+    } else {
+      recorded = { ...recorded, phase: 'failed' };
+      await file.write(recorded).catch(async () => removeDurably(file.drlFile).catch(() => undefined));
+    }
+    this.finished.set(state.id, describeStatus({ ...recorded, regionsTotal: recorded.regionsTotal ?? 0, regionsDirty: 0, sample: null }));
   }
 
   /** The volume behind an NBD export name, opening it if it was created since. */
@@ -87,18 +199,17 @@ export class VolumeRuntime {
     const plex = await Plex.open({ name: primary.name, lunId: primary.lunId, lunPath: primary.lunPath, state: 'active' });
     const volume = new MeteredVolume(config.nbdExport, config.sizeBytes, config.regionSizeBytes, plex);
     this.volumes.set(config.nbdExport, volume);
+    this.offline.delete(config.nbdExport);
     return volume;
   }
 
   private async resumeJob(id: string) {
     const status = await MigrationJob.recordedStatus(this.jobsDir, id);
-    if (FINAL.includes(status.phase)) {
-      this.finished.set(id, describeStatus(status));
-      return;
-    }
+    const offline = this.offline.get(status.volume);
+    if (offline) throw new Error(`volume ${status.volume} is offline (${offline})`);
     const volume = await this.device(status.volume);
     if (!volume) throw new Error(`migration ${id} names volume ${status.volume}, which this host no longer has`);
-    const job = await MigrationJob.resume(volume, this.jobsDir, id);
+    const job = await MigrationJob.resume(volume, this.jobsDir, id, this.jobOptions);
     this.track(job);
     this.log.info('resumed migration', { id, volume: status.volume, phase: job.phase, recopyRegions: job.status.regionsDirty });
     void job.run();
@@ -114,7 +225,7 @@ export class VolumeRuntime {
     }
     const config = this.config.findVolume(request.volume);
     if (!config) throw new AgentRefusal(`no volume ${request.volume} on this host`, 404, 'no-volume');
-    const running = [...this.jobs.values()].find((job) => job.volume.name === request.volume && !FINAL.includes(job.phase));
+    const running = [...this.jobs.values()].find((job) => job.volume.name === request.volume && needsResume(job.status));
     if (running) throw new AgentRefusal(`volume ${request.volume} is already migrating (migration ${running.id}, ${running.phase})`, 409, 'already-migrating');
     const lun = this.config.findLun(request.targetLunId);
     if (!lun) throw new AgentRefusal(`target LUN ${request.targetLunId} is not mapped to this host`, 409, 'lun-not-mapped');
@@ -128,6 +239,7 @@ export class VolumeRuntime {
     const targetPlex = { name: nextPlexName(config), lunId: lun.lunId, lunPath: lun.path };
     // Record the syncing plex first: a crash from here on finds it in the configuration.
     await this.config.setPlexes(config.nbdExport, [...config.plexes, { ...targetPlex, state: 'syncing' }]);
+    await crashPoint('config.target-attached');
     try {
       const job = await MigrationJob.start(volume, {
         id: request.id,
@@ -140,6 +252,7 @@ export class VolumeRuntime {
         cutover: request.cutover,
         leaseEpoch,
         stateDir: this.jobsDir,
+        ...this.jobOptions,
       });
       this.track(job);
       void job.run();
@@ -221,6 +334,8 @@ export class VolumeRuntime {
       if (error instanceof AgentRefusal) throw error;
       throw new AgentRefusal(`migration ${id}: ${(error as Error).message}`, 409, 'invalid-action');
     }
+    // Answered once the configuration follows (the console may release a LUN right after).
+    await this.followJob(job);
     return this.describe(job);
   }
 
@@ -263,25 +378,23 @@ export class VolumeRuntime {
     job.on('sample', () => {
       for (const listener of this.sampleListeners) listener();
     });
-    const exportName = job.volume.name;
-    const update = async (phase: JobPhase) => {
-      const config = this.config.findVolume(exportName);
-      if (!config) return;
-      const others = config.plexes.filter((plex) => plex.lunId !== job.source.lunId && plex.lunId !== job.target.lunId);
-      const source = { name: job.source.name, lunId: job.source.lunId, lunPath: job.source.lunPath };
-      const target = { name: job.target.name, lunId: job.target.lunId, lunPath: job.target.lunPath };
-      if (phase === 'verifying' || phase === 'verified') {
-        await this.config.setPlexes(exportName, [...others, { ...target, state: 'active' }, { ...source, state: 'detached' }]);
-      } else if (phase === 'committed') {
-        await this.config.setPlexes(exportName, [...others, { ...target, state: 'active' }]);
-      } else if (phase === 'rolled-back' || phase === 'cancelled' || (phase === 'failed' && !job.status.switched)) {
-        await this.config.setPlexes(exportName, [...others, { ...source, state: 'active' }]);
-      }
-    };
     job.on('phase', (phase) => {
-      update(phase).catch((error: unknown) => this.log.error('cannot record the migration in the volume configuration', { id: job.id, phase, error: (error as Error).message }));
+      this.followJob(job).catch((error: unknown) => this.log.error('cannot record the migration in the volume configuration', { id: job.id, phase, error: (error as Error).message }));
     });
     job.on('error', (error) => this.log.error('migration error', { id: job.id, error: error.message }));
+  }
+
+  /** Makes the volume's configuration say what the job's record says (plexesForJob). */
+  private async followJob(job: MigrationJob) {
+    const exportName = job.volume.name;
+    const config = this.config.findVolume(exportName);
+    if (!config) return;
+    const { phase } = job.status;
+    const plexes = plexesForJob(job.status, config.plexes);
+    if (samePlexes(plexes, config.plexes)) return;
+    await this.config.setPlexes(exportName, plexes);
+    const point = CONFIG_POINTS[phase === 'verified' ? 'verifying' : phase];
+    if (point) await crashPoint(point);
   }
 }
 

@@ -545,7 +545,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       if (performance.now() - lastCheckpoint >= this.checkpointIntervalMs) {
         await Promise.all(inFlight);
         await this.cleanDrl();
-        await this.persist();
+        await crashPoint('job.checkpoint-drl-flushed');
+        await this.persist('job.checkpoint-recorded');
         lastCheckpoint = performance.now();
       }
     }
@@ -556,7 +557,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.state.passes.push(record);
     if (this.state.passes.length > KEPT_PASSES) this.state.passes.splice(0, this.state.passes.length - KEPT_PASSES);
     this.state.pass += 1;
-    await this.persist();
+    await this.persist('job.pass-recorded');
   }
 
   /** Copies regions first..last from one plex to another; puts them back in `dirty` if a write raced the copy. */
@@ -797,7 +798,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     if (this.stopRequested) return;
     this.state.verify = { regionsCompared: compared, regionsSkipped: skipped, mismatchedRegions: mismatched.slice(0, 100), ok: mismatched.length === 0, finishedAt: new Date().toISOString() };
     this.state.phase = 'verified';
-    await this.persist();
+    await this.persist('verify.recorded');
     this.emit('phase', 'verified');
   }
 
