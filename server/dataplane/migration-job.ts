@@ -277,10 +277,11 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
 
   /**
    * Before the switch: drops the target, source untouched. After the switch (verified, or failed
-   * after it): with writes held, copies back every region written since the switch (every region
-   * when the rollback log was lost), flushes the source, records the rollback, and only then
-   * resumes writes on the source. A rollback that fails leaves the target authoritative, says why
-   * and may be tried again.
+   * after it): copies back every region written since the switch (every region when the rollback
+   * log was lost) while the application goes on writing to the target, then again what it wrote
+   * meanwhile (up to three passes), then holds writes only to copy the last of it, flushes the
+   * source, records the rollback, and resumes writes on the source. A rollback that fails leaves
+   * the target authoritative, says why and may be tried again.
    */
   async rollback(): Promise<void> {
     if (['committed', 'rolled-back', 'cancelled'].includes(this.state.phase)) throw new Error(`cannot roll back: the job is ${this.state.phase}`);
@@ -294,18 +295,30 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     const before = { phase: this.state.phase, result: this.state.result };
     this.setPhase('rolling-back');
     await this.persist('rollback.begun');
-    const pauseStarted = performance.now();
-    await this.volume.pauseWrites();
+    let held = false;
     try {
       const changed = this.state.rollbackLogLost || !this.rollbackLog ? allRegions(this.volume.regionCount) : this.rollbackLog.snapshot();
-      for (const region of changed) await this.copyRegionRange(region, region, this.target, this.source);
+      // With writes going on: a region written during a pass is copied again by the next one.
+      let pending = changed;
+      let since = this.activity.generations();
+      for (let pass = 0; pass < 3 && pending.count > 0; pass++) {
+        for (const region of pending) await this.copyRegionRange(region, region, this.target, this.source);
+        pending = this.activity.changedSince(since);
+        since = this.activity.generations();
+      }
+      const pauseStarted = performance.now();
+      await this.volume.pauseWrites();
+      held = true;
+      const last = this.activity.changedSince(since);
+      for (const region of pending) last.add(region);
+      for (const region of last) await this.copyRegionRange(region, region, this.target, this.source);
       await this.syncPlex(this.source);
       await crashPoint('rollback.copied-back');
       // The commit point of the rollback: recorded before the source takes a write.
       this.state.switched = false;
       const what = this.state.rollbackLogLost ? `every region (${changed.count}) copied back, the rollback log having been lost` : `${changed.count} region(s) written since the switch were copied back`;
       try {
-        await this.finish('rolled-back', `rolled back after cutover: ${what} (${Math.round(performance.now() - pauseStarted)} ms pause)`);
+        await this.finish('rolled-back', `rolled back after cutover: ${what}, the last ${last.count} with writes held (${Math.round(performance.now() - pauseStarted)} ms pause)`);
       } catch (error) {
         this.state.switched = true;
         throw error;
@@ -321,7 +334,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       this.emit('phase', this.state.phase);
       throw error;
     } finally {
-      this.volume.resumeWrites();
+      if (held) this.volume.resumeWrites();
     }
   }
 

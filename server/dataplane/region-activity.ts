@@ -50,6 +50,20 @@ export class RegionActivity {
     return (this.lastWriteMs[region] ?? Number.NEGATIVE_INFINITY) > since;
   }
 
+  /** The generations now, to ask later which regions were written since (changedSince). */
+  generations(): Uint32Array {
+    return this.generation.slice();
+  }
+
+  /** The regions written, or being written, since `snapshot` was taken. */
+  changedSince(snapshot: Uint32Array): RegionBitmap {
+    const changed = new RegionBitmap(this.generation.length);
+    for (let region = 0; region < this.generation.length; region++) {
+      if (this.generation[region] !== snapshot[region] || this.writing(region)) changed.add(region);
+    }
+    return changed;
+  }
+
   /** A copy of first..last begins: returns the generations to compare when it ends. */
   copyStarted(first: number, last: number): number[] {
     const before: number[] = [];

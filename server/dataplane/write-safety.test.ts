@@ -109,6 +109,27 @@ describe('after a failure past the switch', () => {
   });
 });
 
+describe('a rollback after the switch', () => {
+  it.each(['precopy', 'mirror'] as const)('%s: copies back while the application keeps writing, and holds writes only for the regions it wrote meanwhile', async (strategy) => {
+    const { volume, job } = await setup(strategy);
+    void job.run();
+    await job.until('ready');
+    job.cutoverNow();
+    expect(await job.until('verified', 'failed')).toBe('verified');
+    for (let offset = 0; offset < SIZE; offset += 64 * KiB) await volume.write(offset, Buffer.alloc(4 * KiB, 0x77)); // every region written since the switch
+    const workload = new Workload(volume, { depth: 2, writeRateBytesPerS: 1 * MiB, seed: 9, range: { offset: 0, length: 128 * KiB } });
+    workload.start();
+    await job.rollback();
+    await workload.stop();
+    const held = Number(/the last (\d+) with writes held/.exec(job.status.result ?? '')?.[1]);
+    expect(held, job.status.result ?? '').toBeLessThanOrEqual(2); // only the writer's two regions can have changed meanwhile
+    expect(workload.stats.errors).toBe(0);
+    expect((await verifyLedger(volume, workload.ledger())).lost).toEqual([]);
+    expect((await volume.read(256 * KiB, 4 * KiB)).equals(Buffer.alloc(4 * KiB, 0x77))).toBe(true);
+    expect(volume.primary).toBe(job.source);
+  });
+});
+
 describe('a failed application write', () => {
   it.each(['precopy', 'mirror'] as const)('%s: a source write that fails with EIO does not stall the cutover: the region is copied again once, and a write during the cutover is acknowledged', async (strategy) => {
     const { volume, job, source } = await setup(strategy);
