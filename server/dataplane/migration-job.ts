@@ -548,10 +548,12 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
         .finally(() => inFlight.delete(copy));
       inFlight.add(copy);
       if (inFlight.size >= concurrency) await Promise.race(inFlight);
-      if (this.faultBackoff) {
-        // The failed regions are dirty again; the next pass copies them after the backoff.
+      const backoff = this.faultBackoff;
+      if (backoff) {
+        // The failed regions are dirty again; the next pass copies them after the backoff (which
+        // may end, and the field go back to null, while the copies in flight finish).
         await Promise.all(inFlight);
-        await this.unlessStopped(this.faultBackoff);
+        await this.unlessStopped(backoff);
       }
       // Checkpoint the progress into the DRL now and then, so a crash mid-pass re-copies only
       // what was not yet proven clean, not the whole pass.
