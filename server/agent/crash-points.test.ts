@@ -302,6 +302,28 @@ describe('what cannot be opened at start', () => {
     await second.runtime.close();
   }, 60_000);
 
+  it('a job whose resume fails before its switch is recorded as failed: the source serves every write and the target LUN is released', async () => {
+    const id = 'copying-then-broken';
+    const writer = new LedgerWriter();
+    const first = await incarnation(h.dataDir);
+    first.crash.armCrash('job.pass-recorded');
+    await first.runtime.open();
+    writer.start(first.runtime.openDevice('dg/vol')!);
+    await first.runtime.startMigration({ id, volume: 'dg/vol', targetLunId: h.target.lunId, strategy: 'precopy', cutover: 'manual' });
+    await until(first, id, ['ready']);
+    writer.stop();
+    expect(first.crash.hasCrashed()).toBe(true);
+    await writeFile(path.join(h.dataDir, 'jobs', `job-${id}.drl`), 'not a dirty-region log'); // resume will fail
+    const second = await incarnation(h.dataDir);
+    await second.runtime.open();
+    const volume = await checkServed(second, h, id);
+    expect(second.runtime.get(id)).toMatchObject({ phase: 'failed', switched: false });
+    expect(second.runtime.get(id).error).toMatch(/could not resume/);
+    expect(second.manager.plexOnLun(h.target.lunId)).toBeUndefined();
+    expect((await verifyLedger(volume, writer.ledger())).lost).toEqual([]);
+    await second.runtime.close();
+  }, 60_000);
+
   it('one plex that cannot be opened leaves that volume offline with the reason, and the other volumes are served', async () => {
     const { DataDir } = await import('./store');
     const dir = new DataDir(h.dataDir);

@@ -159,7 +159,16 @@ export class VolumeRuntime {
       recorded = { ...recorded, rollbackLogLost: true };
     } else {
       recorded = { ...recorded, phase: 'failed' };
-      await file.write(recorded).catch(async () => removeDurably(file.drlFile).catch(() => undefined));
+      const written = await file.write(recorded).then(
+        () => true,
+        async () => {
+          await removeDurably(file.drlFile).catch(() => undefined);
+          return false;
+        },
+      );
+      // Recorded as failed: the target LUN is released, as after any failure before the switch.
+      const config = this.config.findVolume(state.volume);
+      if (written && config) await this.config.setPlexes(state.volume, plexesForJob(recorded, config.plexes)).catch(() => undefined);
     }
     this.finished.set(state.id, describeStatus({ ...recorded, regionsTotal: recorded.regionsTotal ?? 0, regionsDirty: 0, sample: null }));
   }
