@@ -24,8 +24,8 @@
  * At the end of each run the job is driven to rest: after the switch the target equals the model
  * of every acknowledged write, and a commit keeps it; a rollback (also of a job that failed past
  * the switch), a cancel or a failure before the switch leaves the source equal to it. Bugs the
- * model found in migration-job.ts are kept as failing cases at the end, and tolerated by the
- * generated runs until fixed (KNOWN_BUGS).
+ * model found in migration-job.ts are kept as regression cases at the end; a bug found later is
+ * named in KNOWN_BUGS (tolerated by the generated runs) until its fix lands.
  *
  * Time is fake (setTimeout, setInterval, performance.now), so throttles and sleeps move only when
  * a command says. The job's state file and DRLs are real files (on tmpfs where there is one);
@@ -219,9 +219,10 @@ function writeContent(sequence: number, length: number): Buffer {
 // ---- the world one run acts on ------------------------------------------------------------------
 
 /**
- * Bugs in migration-job.ts this model found, each kept as a failing regression case (see the end
- * of this file). Generated runs tolerate them, so that they go on finding others; a regression
- * case tolerates none. Remove a name once its fix lands (its `it.fails` case then fails).
+ * Bugs in migration-job.ts this model found and that are not fixed yet: generated runs tolerate
+ * them, so that they go on finding others; a regression case tolerates none. All three below are
+ * fixed (commit, rollback and cancel run one at a time and judge the job again once the copy loop
+ * has stopped); their names stay so a new finding can be tolerated the same way.
  * - control-overwrites-failure: a rollback or cancel asked while the copy runs waits for the copy
  *   loop to stop and then records its own end, though the job failed meanwhile (a rollback of a
  *   job that failed before the switch is not refused either): the final phase failed is left.
@@ -234,7 +235,7 @@ function writeContent(sequence: number, length: number): Buffer {
  *   the verification any more: commit is refused until a restart (only a rollback gets out).
  */
 type KnownBug = 'control-overwrites-failure' | 'cancel-during-cutover' | 'failed-rollback-stalls-verification';
-const KNOWN_BUGS: readonly KnownBug[] = ['control-overwrites-failure', 'cancel-during-cutover', 'failed-rollback-stalls-verification'];
+const KNOWN_BUGS: readonly KnownBug[] = [];
 
 interface RunSetup {
   strategy: Strategy;
@@ -447,8 +448,9 @@ class World {
           this.log.push(`${name} refused: ${message}`);
           this.trace.push(`${name} rejected: ${message}`);
           if (message.startsWith('cannot ')) {
-            // Refused when asked, or once the job had ended meanwhile (a failure while the copy stopped).
-            if (!refusable && !overlapping && !isFinalPhase(job.phase)) violation(`refused: ${message}`);
+            // Refused when asked, or once the job had ended meanwhile (a failure while the copy
+            // stopped), or a cancel once the cutover it waited for had switched.
+            if (!refusable && !overlapping && !isFinalPhase(job.phase) && !(name === 'cancel' && job.status.switched)) violation(`refused: ${message}`);
             if (after !== before) violation(`the refusal changed the job or the volume: ${before} -> ${after}`);
           } else if (name !== 'rollback' || this.queue.faultsFired === 0) {
             violation(`failed with no injected fault to explain it: ${message}`);
@@ -916,65 +918,47 @@ describe('named interleavings, kept as regression cases', () => {
   });
 });
 
-/**
- * Runs a known bug's counterexample with no bug tolerated and rethrows only a failure for the
- * reason given. `it.fails` passes on any throw; a run that fails otherwise (printed) or passes
- * returns normally here, which `it.fails` reports as a failure.
- */
-async function failsFor(reason: RegExp, setup: Partial<RunSetup> & Pick<RunSetup, 'strategy'>, commands: string) {
-  try {
-    await play({ regionCount: 4, cutover: 'auto', pauseBudgetMs: 0, throttleBytesPerS: null, end: 'commit', ...setup }, parseCommands(commands), []);
-  } catch (error) {
-    if (reason.test((error as Error).message)) throw error;
-    console.error(`expected a failure matching ${reason}, got: ${(error as Error).message}`);
-    return;
-  }
-  console.error(`expected a failure matching ${reason}; the run passed (fixed? remove the name from KNOWN_BUGS and make this case \`it\`)`);
+/** Replays a counterexample the model found, tolerating no bug: it must pass. */
+async function replays(setup: Partial<RunSetup> & Pick<RunSetup, 'strategy'>, commands: string) {
+  await play({ regionCount: 4, cutover: 'auto', pauseBudgetMs: 0, throttleBytesPerS: null, end: 'commit', ...setup }, parseCommands(commands), []);
 }
 
-// Bugs in migration-job.ts this model found (KNOWN_BUGS above, and two rollbacks at once, which
-// generated runs do not ask), as fast-check shrank them or as written from its counterexample.
-// Each fails until its fix lands; then `it.fails` fails, and the case becomes a plain `it`.
-describe('known bugs, kept as failing regression cases', () => {
-  // control-overwrites-failure: pass 0's copy is released and the pass ends flushing both plexes
-  // to clean the DRL (held). A rollback (a cancel) now stops the copy loop and waits for it; the
-  // target's flush fails, which fails the job at once (phase failed, source authoritative); then
-  // the rollback records rolled-back (the cancel, cancelled) over the failure.
-  it.fails.each(['rollback', 'cancel'] as const)('mirror: a %s asked while the copy fails records its own end over the failure', async (control) => {
-    await failsFor(new RegExp(`left the final phase failed for ${control === 'rollback' ? 'rolled-back' : 'cancelled'}`), { strategy: 'mirror' }, `release(0,0),${control},failPending(target flush 0 none)`);
+// Bugs in migration-job.ts this model found, as fast-check shrank them or as written from its
+// counterexample; each failed before its fix (commit, rollback and cancel now run one at a time
+// and judge the job again once the copy loop has stopped).
+describe('found by the model: regression cases', () => {
+  // Pass 0's copy is released and the pass ends flushing both plexes to clean the DRL (held). A
+  // rollback (a cancel) stops the copy loop and waits for it; the target's flush fails, which
+  // fails the job (source authoritative); the rollback (cancel) recorded its own end over it.
+  it.each(['rollback', 'cancel'] as const)('mirror: a %s asked while the copy fails does not record its own end over the failure', async (control) => {
+    await replays({ strategy: 'mirror' }, `release(0,0),${control},failPending(target flush 0 none)`);
   });
-  // The same without a race: a failed flush of the target fails the job before the switch at once;
-  // a rollback asked afterwards is accepted and turns failed into rolled-back.
-  it.fails('mirror: a rollback of a job that failed before the switch is accepted', async () => {
-    await failsFor(/the job left the final phase failed for rolled-back/, { strategy: 'mirror' }, 'release(0,0),failPending(target flush 0 none),release(0),rollback');
+  // The same without a race: a rollback of a job that failed before the switch is refused.
+  it('mirror: a rollback of a job that failed before the switch is refused', async () => {
+    await replays({ strategy: 'mirror' }, 'release(0,0),failPending(target flush 0 none),release(0),rollback');
   });
 
-  // cancel-during-cutover: pass 0 copies everything, the cutover starts and flushes both plexes
-  // (held); a cancel now waits for the copy loop, which completes the switch (primary: target),
-  // then records cancelled with switched: true and removes the rollback log.
-  it.fails.each(['mirror', 'precopy'] as const)('%s: a cancel asked during the cutover completes after the switch, leaving the volume on the target', async (strategy) => {
-    await failsFor(/cancel asked in phase cutting-over: resolved with the volume's primary on \/mem\/target/, { strategy }, 'release(0,0,0,0),cancel,release(0)');
+  // Pass 0 copies everything, the cutover starts and flushes both plexes (held); a cancel waits
+  // for the copy loop, which completes the switch: the cancel is refused and verification goes on
+  // (it recorded cancelled with the volume left on the target).
+  it.each(['mirror', 'precopy'] as const)('%s: a cancel asked during the cutover is refused once the switch completes, and the volume stays consistent', async (strategy) => {
+    await replays({ strategy }, 'release(0,0,0,0),cancel,release(0)');
   });
 
-  // Two rollbacks at once after the switch (overlapControls): both are asked while the copy loop
-  // still verifies (its reads held), both pass rollback()'s guard against a running rollback,
-  // which is checked before it awaits stopLoop, and both copy region 0 (written since the switch)
-  // back. The first ends (rolled-back, writes resumed on the source); the application's write #2 to
-  // region 0 lands on the source and is acknowledged; then the second rollback's copy, reading the
-  // target's older region 0, overwrites it: an acknowledged write is lost.
-  it.fails('mirror: a second rollback asked while the first runs copies stale data over an acknowledged write', async () => {
-    await failsFor(
-      /byte 0 \(region 0\) of the primary plex \(source\) is not the acknowledged content; phase rolled-back/,
+  // Two rollbacks at once after the switch (overlapControls): both were asked while the copy loop
+  // verified; both passed the running-rollback guard and copied region 0 back, the second one
+  // over the application's write #2, acknowledged on the source after the first ended.
+  it('mirror: a second rollback asked while the first runs waits for it and is refused, losing no write', async () => {
+    await replays(
       { strategy: 'mirror', overlapControls: true },
       'release(0,0),release(0,0),release(0,0),release(0,0),write(r0+0s, 1s),release(2),rollback,rollback,release(0,0),release(0),release(1),release(1),write(r0+0s, 1s),release(1),release(0),release(0)',
     );
   });
 
-  // failed-rollback-stalls-verification: the cutover completes (precopy: its verification reads
-  // held); a rollback stops the copy loop (and the verification with it), its copy back of the
-  // region written since the switch fails on the source, and the job is left verifying with
-  // nothing verifying it: it never rests.
-  it.fails('precopy: a rollback whose copy back fails during verification leaves the job verifying for good', async () => {
-    await failsFor(/the job rests \(phase verifying/, { strategy: 'precopy' }, 'release(0,0,0,0),release(0,0),failNext(source write 1 none),rollback,write(r0+0s, 1s),release(0,0,0,0)');
+  // The cutover completes (precopy: its verification reads held); a rollback stops the copy loop
+  // and the verification with it; its copy back fails on the source; the job was left verifying
+  // with nothing verifying it. Now verification goes on.
+  it('precopy: a rollback whose copy back fails during verification lets verification go on', async () => {
+    await replays({ strategy: 'precopy' }, 'release(0,0,0,0),release(0,0),failNext(source write 1 none),rollback,write(r0+0s, 1s),release(0,0,0,0)');
   });
 });

@@ -84,6 +84,8 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   private bestLeftRegions = Number.POSITIVE_INFINITY;
   /** A fault backoff in progress (invariant 6). */
   private faultBackoff: Promise<void> | null = null;
+  /** The commit, rollback or cancel running, if any (exclusive). */
+  private controlling: Promise<void> = Promise.resolve();
   /** A copy a given-up cutover left running: nothing copies again before it has ended. */
   private abandoned: Promise<void> | null = null;
 
@@ -268,8 +270,23 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     this.wake?.();
   }
 
+  /**
+   * Commit, rollback and cancel run one at a time (a console retrying one while it runs, or two
+   * consoles, must not interleave them), and each judges the job only once the copy loop has
+   * stopped: a cutover, or a failure, may complete while it waits.
+   */
+  private exclusive(control: () => Promise<void>): Promise<void> {
+    const run = this.controlling.then(control);
+    this.controlling = run.catch(() => undefined);
+    return run;
+  }
+
   /** Releases the source: the migration is final. Only after the switch and a passed verification. */
-  async commit(): Promise<void> {
+  commit(): Promise<void> {
+    return this.exclusive(() => this.commitNow());
+  }
+
+  private async commitNow(): Promise<void> {
     if (!this.state.switched || this.state.phase !== 'verified') throw new Error(`cannot commit: the job is ${this.state.phase}; commit is possible once verified`);
     if (this.state.verify && !this.state.verify.ok) throw new Error('cannot commit: verification found mismatched regions; roll back instead');
     await this.finish('committed', 'committed: the volume lives on the target; the source LUN can be released');
@@ -283,16 +300,27 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
    * source, records the rollback, and resumes writes on the source. A rollback that fails leaves
    * the target authoritative, says why and may be tried again.
    */
-  async rollback(): Promise<void> {
-    if (['committed', 'rolled-back', 'cancelled'].includes(this.state.phase)) throw new Error(`cannot roll back: the job is ${this.state.phase}`);
-    if (this.state.phase === 'rolling-back') throw new Error('cannot roll back: a rollback is running');
+  rollback(): Promise<void> {
+    return this.exclusive(() => this.rollbackNow());
+  }
+
+  private async rollbackNow(): Promise<void> {
+    const refuse = () => {
+      if (['committed', 'rolled-back', 'cancelled'].includes(this.state.phase)) return `the job is ${this.state.phase}`;
+      if (this.state.phase === 'failed' && !this.state.switched) return 'the job failed before its switch: the source is authoritative, there is nothing to roll back';
+      return null;
+    };
+    const before = refuse();
+    if (before) throw new Error(`cannot roll back: ${before}`);
     await this.stopLoop();
+    const after = refuse();
+    if (after) throw new Error(`cannot roll back: ${after}`);
     if (!this.state.switched) {
       this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
       await this.finish('rolled-back', 'rolled back before cutover: the source was authoritative throughout');
       return;
     }
-    const before = { phase: this.state.phase, result: this.state.result };
+    const previous = { phase: this.state.phase, result: this.state.result };
     this.setPhase('rolling-back');
     await this.persist('rollback.begun');
     let held = false;
@@ -328,10 +356,12 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
       this.source.state = 'active';
       this.target.state = 'detached';
     } catch (error) {
-      this.state.phase = before.phase;
+      this.state.phase = previous.phase;
       this.state.result = `rollback failed, the target stays authoritative: ${(error as Error).message}`;
       this.file.writeSoon(this.state);
       this.emit('phase', this.state.phase);
+      // A rollback asked during verification stopped it: verification goes on.
+      if (this.isActive()) void this.run();
       throw error;
     } finally {
       if (held) this.volume.resumeWrites();
@@ -339,10 +369,26 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   }
 
   /** Stops a job that has not switched, keeping the source; after the switch use rollback. */
-  async cancel(): Promise<void> {
-    if (this.state.switched) throw new Error('cannot cancel after cutover: commit or roll back');
-    if (!this.isActive()) throw new Error(`cannot cancel: the job is ${this.state.phase}`);
-    await this.stopLoop();
+  cancel(): Promise<void> {
+    return this.exclusive(async () => {
+      const refuse = () => {
+        if (this.state.switched) return 'cannot cancel after cutover: commit or roll back';
+        if (!this.isActive()) return `cannot cancel: the job is ${this.state.phase}`;
+        return null;
+      };
+      const before = refuse();
+      if (before) throw new Error(before);
+      await this.stopLoop();
+      const after = refuse();
+      if (after) {
+        if (this.isActive()) void this.run(); // the cutover completed meanwhile: verification goes on
+        throw new Error(after);
+      }
+      await this.cancelNow();
+    });
+  }
+
+  private async cancelNow(): Promise<void> {
     this.volume.mirrors = this.volume.mirrors.filter((plex) => plex !== this.target);
     await this.finish('cancelled', 'cancelled: the source stays authoritative, the target is detached');
   }
