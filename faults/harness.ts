@@ -6,7 +6,7 @@
  * scenario saves as JSON for the runner's table in docs/reliability.md.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { open, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
@@ -14,9 +14,10 @@ import { eq } from 'drizzle-orm';
 import type { Db } from '@/db/open';
 import { arrays } from '@/db/schema';
 import { NbdClient } from '@/server/dataplane/nbd/client';
-import { verifyLedger, Workload } from '@/server/dataplane/workload';
+import { verifyLedger, Workload, type BlockTarget, type WriteLedger } from '@/server/dataplane/workload';
 import { TERMINAL_STATES } from '@/server/engine/migration-states';
 import type { MigrationStatus } from '@/server/protocol/agent-api';
+import { spawnAgent, type AgentProcess, type SpawnAgentOptions } from '@/test/agent-process';
 import { MiB, VOLUME_BYTES } from '@/test/engine-fixture';
 
 export const root = fileURLToPath(new URL('..', import.meta.url));
@@ -146,16 +147,31 @@ export function runSeed(scenarioIndex: number, run: number): number {
  */
 export async function startWriter(socketPath: string, exportName: string, seed: number) {
   let client = await NbdClient.connect({ path: socketPath }, exportName);
-  const workload = new Workload(client, { depth: 4, writeRateBytesPerS: MiB, seed, range: { offset: 0, length: HOT_BYTES } });
+  // The longest any one write took to be answered (failed ones too), for scenarios that stall a LUN.
+  let maxWriteLatencyMs = 0;
+  const timed = (device: NbdClient): BlockTarget => ({
+    sizeBytes: device.sizeBytes,
+    read: (offset, length) => device.read(offset, length),
+    async write(offset, data, options) {
+      const started = performance.now();
+      try {
+        await device.write(offset, data, options);
+      } finally {
+        maxWriteLatencyMs = Math.max(maxWriteLatencyMs, performance.now() - started);
+      }
+    },
+  });
+  const workload = new Workload(timed(client), { depth: 4, writeRateBytesPerS: MiB, seed, range: { offset: 0, length: HOT_BYTES } });
   workload.start();
   return {
     workload,
+    maxWriteLatencyMs: () => maxWriteLatencyMs,
     async reconnect(timeoutMs = 30_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
         try {
           client = await NbdClient.connect({ path: socketPath }, exportName);
-          workload.retarget(client);
+          workload.retarget(timed(client));
           return;
         } catch (error) {
           if (Date.now() > deadline) throw new Error(`cannot reconnect the writer to ${exportName}: ${(error as Error).message}`);
@@ -169,7 +185,15 @@ export async function startWriter(socketPath: string, exportName: string, seed: 
       const reader = await NbdClient.connect({ path: socketPath }, exportName);
       try {
         const report = await verifyLedger(reader, workload.ledger());
-        return { acknowledged: workload.acknowledged.size, checked: report.checked, lost: report.lost.length, indeterminate: report.indeterminate, errors: workload.stats.errors, firstLost: report.lost[0] ?? null };
+        return {
+          acknowledged: workload.acknowledged.size,
+          checked: report.checked,
+          lost: report.lost.length,
+          indeterminate: report.indeterminate,
+          errors: workload.stats.errors,
+          firstLost: report.lost[0] ?? null,
+          maxWriteLatencyMs: Math.round(maxWriteLatencyMs),
+        };
       } finally {
         await reader.close();
       }
@@ -238,4 +262,66 @@ export async function enlargeArray(db: Db, arrayId: string, folder: string, capa
   manifest.capacityBytes = capacityBytes;
   await writeFile(manifestFile, JSON.stringify(manifest));
   await db.update(arrays).set({ capacityBytes }).where(eq(arrays.id, arrayId));
+}
+
+/**
+ * spawnAgent (test/agent-process.ts) with extra environment variables, such as `TERN_CRASH_AT`
+ * (server/dataplane/crash-points.ts). spawnAgent copies process.env when it spawns, before it
+ * returns, so the variables are set for that call only and this process never sees them after.
+ */
+export function spawnAgentWithEnv(env: Record<string, string>, options: SpawnAgentOptions): AgentProcess {
+  const saved = Object.entries(process.env).filter(([name]) => name in env);
+  Object.assign(process.env, env);
+  try {
+    return spawnAgent(options);
+  } finally {
+    for (const name of Object.keys(env)) delete process.env[name];
+    for (const [name, value] of saved) process.env[name] = value;
+  }
+}
+
+/**
+ * Polls the agent's status of a job until it has copied `fraction` of the volume and not yet
+ * switched: a moment "during the copy". Undefined when the job switched or ended first, or did
+ * not get there within `timeoutMs`.
+ */
+export async function untilCopied(status: () => Promise<MigrationStatus | undefined>, fraction: number, timeoutMs = 30_000): Promise<MigrationStatus | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    const job = await status();
+    if (job && (job.switched || !['copying', 'converging', 'ready', 'cutting-over'].includes(job.phase))) return undefined;
+    if (job && job.bytesCopied >= fraction * VOLUME_BYTES) return job;
+    await sleep(50);
+  }
+  return undefined;
+}
+
+/**
+ * What an agent restarted now would serve: the ledger checked against the LUN file of the plex the
+ * agent's volume configuration (`state.json` in its data folder, server/agent/store.ts) lists as
+ * active, read from the file system rather than through the running agent, whose open file
+ * handle may outlive the file's name.
+ */
+export async function ledgerOnDisk(agentDataDir: string, exportName: string, ledger: WriteLedger) {
+  const state = JSON.parse(await readFile(path.join(agentDataDir, 'state.json'), 'utf8')) as { diskGroups: { volumes: { nbdExport: string; plexes: { lunPath: string; state: string }[] }[] }[] };
+  const volume = state.diskGroups.flatMap((group) => group.volumes).find((candidate) => candidate.nbdExport === exportName);
+  const plex = volume?.plexes.find((candidate) => candidate.state === 'active');
+  if (!plex) return { lunPath: null, missing: `the configuration lists no active plex for ${exportName}`, checked: 0, lost: ledger.acknowledged.length };
+  const handle = await open(plex.lunPath, 'r').catch((error: NodeJS.ErrnoException) => error);
+  if (handle instanceof Error) return { lunPath: plex.lunPath, missing: `${plex.lunPath}: ${handle.code ?? handle.message}`, checked: 0, lost: ledger.acknowledged.length };
+  try {
+    const file: BlockTarget = {
+      sizeBytes: VOLUME_BYTES,
+      async read(offset, length) {
+        const buffer = Buffer.alloc(length);
+        await handle.read(buffer, 0, length, offset);
+        return buffer;
+      },
+      write: () => Promise.reject(new Error('read only')),
+    };
+    const report = await verifyLedger(file, ledger);
+    return { lunPath: plex.lunPath, missing: null, checked: report.checked, lost: report.lost.length };
+  } finally {
+    await handle.close();
+  }
 }

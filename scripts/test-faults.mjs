@@ -27,7 +27,10 @@ if (!Number.isInteger(runs) || runs < 1 || !Number.isInteger(seed) || seed < 0) 
   console.error('usage: npm run test:faults -- [--runs N (a whole number ≥ 1)] [--seed S (a whole number ≥ 0)] [--only a,b] [--no-write]');
   process.exit(2);
 }
-const scenarios = ['agent-kill', 'console-kill', 'partition', 'target-faults', 'full-data-disk'];
+// Each scenario's index for runSeed (faults/harness.ts) is in its file: agent-kill 1, console-kill 2,
+// partition 3, target-faults 4, full-data-disk 5, source-faults 6, stalled-target 7, crash-point 8,
+// torn-state 9, vanishing-plex 0.
+const scenarios = ['agent-kill', 'console-kill', 'partition', 'target-faults', 'full-data-disk', 'source-faults', 'stalled-target', 'crash-point', 'torn-state', 'vanishing-plex'];
 const chosen = values.only ? values.only.split(',') : scenarios;
 const unknown = chosen.filter((name) => !scenarios.includes(name));
 if (unknown.length) {
