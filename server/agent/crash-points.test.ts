@@ -280,6 +280,46 @@ describe('a crash between a job and the volume configuration', () => {
   }, 60_000);
 });
 
+describe('a job that ended just before a restart', () => {
+  it('a commit asked again after a crash just after it was recorded is answered as done, and the job has no samples rather than no job', async () => {
+    const h = await host();
+    const id = 'committed-then-crash';
+    const first = await incarnation(h.dataDir);
+    first.crash.armCrash('commit.recorded');
+    await first.runtime.open();
+    await first.runtime.startMigration({ id, volume: 'dg/vol', targetLunId: h.target.lunId, strategy: 'mirror', cutover: 'auto' });
+    await until(first, id, ['verified']);
+    await act(first, id, 'commit');
+    expect(first.crash.hasCrashed()).toBe(true);
+    const second = await incarnation(h.dataDir);
+    await second.runtime.open();
+    expect(await second.runtime.act(id, 'commit')).toMatchObject({ id, phase: 'committed' });
+    await expect(second.runtime.act(id, 'rollback')).rejects.toThrow(/cannot rollback: the job is committed/);
+    expect(second.runtime.samples(id)).toEqual([]);
+    await second.runtime.close();
+  }, 60_000);
+
+  it('a job whose record cannot be read is reported failed with the reason, and the volume keeps the plexes its configuration names', async () => {
+    const h = await host();
+    const id = 'torn-record';
+    const first = await incarnation(h.dataDir);
+    first.crash.armCrash('job.pass-recorded');
+    await first.runtime.open();
+    await first.runtime.startMigration({ id, volume: 'dg/vol', targetLunId: h.target.lunId, strategy: 'precopy', cutover: 'manual' });
+    await until(first, id, ['ready']);
+    const file = path.join(h.dataDir, 'jobs', `job-${id}.json`);
+    const text = await readFile(file, 'utf8');
+    await writeFile(file, text.slice(0, Math.floor(text.length / 2))); // a torn record
+    const second = await incarnation(h.dataDir);
+    await second.runtime.open();
+    expect(second.runtime.get(id)).toMatchObject({ phase: 'failed' });
+    expect(second.runtime.get(id).error).toMatch(/cannot be read/);
+    expect(second.runtime.openDevice('dg/vol')!.primary.lunPath).toBe(h.source.path);
+    expect(second.manager.plexOnLun(h.target.lunId)).toMatchObject({ volume: 'dg/vol' }); // not proven an orphan
+    await second.runtime.close();
+  }, 60_000);
+});
+
 describe('what cannot be opened at start', () => {
   let h: Host;
   beforeEach(async () => {

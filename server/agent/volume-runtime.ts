@@ -42,6 +42,9 @@ function needsResume(state: Pick<PersistedState, 'phase' | 'switched'>): boolean
   return !isFinalPhase(state.phase) || (state.phase === 'failed' && state.switched);
 }
 
+/** The final phase each action leads to, so a repeated action on a job that ended by it is answered as done. */
+const ENDED_BY: Partial<Record<MigrationAction, JobPhase>> = { commit: 'committed', rollback: 'rolled-back', cancel: 'cancelled' };
+
 /** The crash point reached once the configuration follows a job into a phase. */
 const CONFIG_POINTS: Partial<Record<JobPhase, CrashPointName>> = {
   verifying: 'config.switched',
@@ -97,15 +100,21 @@ export class VolumeRuntime {
   async open() {
     await mkdir(this.jobsDir, { recursive: true });
     const records = new Map<string, PersistedState>();
+    const unreadable: string[] = [];
     for (const file of await readdir(this.jobsDir)) {
       const id = /^job-(.+)\.json$/.exec(file)?.[1];
       if (!id) continue;
       await JobStateFile.read(this.jobsDir, id).then(
         (state) => records.set(id, state),
-        (error: unknown) => this.log.error('cannot read a migration record', { id, error: (error as Error).message }),
+        (error: unknown) => {
+          const why = `its record ${JobStateFile.path(this.jobsDir, id)} cannot be read (${(error as Error).message})`;
+          this.log.error('cannot read a migration record', { id, error: why });
+          unreadable.push(id);
+          this.finished.set(id, unreadableStatus(id, `the migration cannot go on: ${why}; each volume is served from the plex its configuration names`));
+        },
       );
     }
-    await this.reconcile(records);
+    await this.reconcile(records, unreadable.length > 0);
     for (const { volume } of this.config.volumes()) {
       await this.openVolume(volume).catch((error: unknown) => {
         const reason = (error as Error).message;
@@ -123,7 +132,7 @@ export class VolumeRuntime {
   }
 
   /** Makes each volume's configuration follow the newest job of that volume (see the top of this file). */
-  private async reconcile(records: ReadonlyMap<string, PersistedState>) {
+  private async reconcile(records: ReadonlyMap<string, PersistedState>, someUnreadable: boolean) {
     const newest = new Map<string, PersistedState>();
     for (const state of records.values()) {
       const seen = newest.get(state.volume);
@@ -132,7 +141,8 @@ export class VolumeRuntime {
     // A syncing plex that no job names as its target: the agent died after recording it and before
     // the job's state file existed. The migration never started; the LUN is released.
     const targets = new Set([...records.values()].map((state) => state.target.lunId));
-    for (const { volume } of this.config.volumes()) {
+    // An unreadable record may be the one naming it: then nothing can be proven an orphan.
+    for (const { volume } of someUnreadable ? [] : this.config.volumes()) {
       const orphans = volume.plexes.filter((plex) => plex.state === 'syncing' && !targets.has(plex.lunId));
       if (orphans.length === 0) continue;
       await this.config.setPlexes(volume.nbdExport, volume.plexes.filter((plex) => !orphans.includes(plex)));
@@ -304,11 +314,14 @@ export class VolumeRuntime {
   }
 
   samples(id: string, after?: string) {
+    if (this.finished.has(id)) return []; // ended before this process started: no samples here
     const samples = this.job(id).samples;
     return after ? samples.filter((sample) => sample.at > after) : samples;
   }
 
   async setThrottle(id: string, bytesPerS: number | null, leaseEpoch?: number): Promise<MigrationStatus> {
+    const finished = this.finished.get(id);
+    if (finished) throw new AgentRefusal(`migration ${id} is ${finished.phase}: its throttle cannot change`, 409, 'invalid-action');
     const job = this.job(id);
     await this.fence(job, leaseEpoch);
     await job.setThrottle(bytesPerS);
@@ -316,6 +329,13 @@ export class VolumeRuntime {
   }
 
   async act(id: string, action: MigrationAction, leaseEpoch?: number): Promise<MigrationStatus> {
+    const finished = this.finished.get(id);
+    if (finished) {
+      // Ended before this process started (the agent restarted after recording it): the action
+      // that ended it is answered again, as it was; any other is refused.
+      if (ENDED_BY[action] === finished.phase) return finished;
+      throw new AgentRefusal(`migration ${id}: cannot ${action}: the job is ${finished.phase}${finished.error ? ` (${finished.error})` : ''}`, 409, 'invalid-action');
+    }
     const job = this.job(id);
     await this.fence(job, leaseEpoch);
     try {
@@ -405,6 +425,37 @@ export class VolumeRuntime {
     const point = CONFIG_POINTS[phase === 'verified' ? 'verifying' : phase];
     if (point) await crashPoint(point);
   }
+}
+
+/** What the console is told of a job whose record cannot be read: failed, with the reason. */
+function unreadableStatus(id: string, error: string): MigrationStatus {
+  const unknown = { name: '', lunId: '', lunPath: '' };
+  return {
+    id,
+    volume: '',
+    strategy: 'mirror',
+    originalStrategy: 'mirror',
+    phase: 'failed',
+    switched: false,
+    pass: 0,
+    paused: false,
+    source: unknown,
+    target: unknown,
+    throttleBytesPerS: null,
+    bytesCopied: 0,
+    regionsTotal: 0,
+    regionsDirty: 0,
+    passes: [],
+    verify: null,
+    result: error,
+    error,
+    cutoverPauseMs: null,
+    restarts: 0,
+    recopiedAfterRestartRegions: [],
+    faultsRetried: 0,
+    lastFault: null,
+    sample: null,
+  };
 }
 
 function nextPlexName(volume: VolumeReport): string {

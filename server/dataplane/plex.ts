@@ -1,4 +1,4 @@
-import { open } from 'node:fs/promises';
+import { open, stat } from 'node:fs/promises';
 import { BlockIoError } from './block-device';
 import { withFaultRules } from './faulty-device';
 
@@ -34,6 +34,8 @@ export class Plex {
     readonly lunPath: string,
     private readonly handle: PlexIo,
     state: PlexState,
+    /** The file the plex opened (device and inode), to notice when its path no longer leads to it. */
+    private readonly identity: { dev: number; ino: number } | null = null,
   ) {
     this.state = state;
   }
@@ -43,7 +45,8 @@ export class Plex {
     try {
       // A rules file beside the LUN (tests, the fault array driver) injects faults into its I/O.
       const io = await withFaultRules(handle, spec.lunPath);
-      return new Plex(spec.name, spec.lunId, spec.lunPath, openedIoHook ? openedIoHook(io, spec.lunPath) : io, spec.state);
+      const { dev, ino } = await handle.stat();
+      return new Plex(spec.name, spec.lunId, spec.lunPath, openedIoHook ? openedIoHook(io, spec.lunPath) : io, spec.state, { dev, ino });
     } catch (error) {
       await handle.close();
       throw error;
@@ -53,6 +56,19 @@ export class Plex {
   /** A plex over I/O the caller opened; `lunPath` only names it. */
   static over(io: PlexIo, spec: { name: string; lunId: string; lunPath: string; state: PlexState }): Plex {
     return new Plex(spec.name, spec.lunId, spec.lunPath, io, spec.state);
+  }
+
+  /**
+   * Why the plex's path no longer leads to the file it has open (the LUN was removed or replaced
+   * under it), or null while it does. I/O through the open handle goes on working on a removed
+   * file, so only this tells that what is written will be gone once the handle is closed.
+   */
+  async goneFromPath(): Promise<string | null> {
+    if (!this.identity) return null;
+    const now = await stat(this.lunPath).catch((error: NodeJS.ErrnoException) => error);
+    if (now instanceof Error) return `the LUN ${this.lunPath} of plex ${this.name} is gone (${now.code ?? now.message})`;
+    if (now.dev !== this.identity.dev || now.ino !== this.identity.ino) return `the LUN ${this.lunPath} of plex ${this.name} was replaced by another file`;
+    return null;
   }
 
   async read(offset: number, length: number, into?: Buffer): Promise<Buffer> {

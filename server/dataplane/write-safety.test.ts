@@ -130,6 +130,34 @@ describe('a rollback after the switch', () => {
   });
 });
 
+describe('a target LUN file removed under the job', () => {
+  it('removed before the cutover: the job fails with the source intact, instead of switching to a file a restart would not find', async () => {
+    const { volume, job, target } = await setup('mirror');
+    void job.run();
+    await job.until('ready');
+    await rm(target);
+    job.cutoverNow();
+    expect(await job.until('failed', 'verified')).toBe('failed');
+    expect(job.status.error).toMatch(/is gone \(ENOENT\); source intact/);
+    expect(volume.primary).toBe(job.source);
+  });
+
+  it('removed after the switch: commit is refused, and a rollback copies every write back to the source', async () => {
+    const { volume, job, target } = await setup('precopy');
+    void job.run();
+    await job.until('ready');
+    job.cutoverNow();
+    expect(await job.until('verified', 'failed')).toBe('verified');
+    await volume.write(0, Buffer.alloc(4 * KiB, 0x99));
+    await rm(target);
+    expect(await outcome(job.commit())).toMatch(/cannot commit: the LUN .* is gone \(ENOENT\); roll back instead/);
+    expect(job.phase).toBe('verified');
+    await job.rollback();
+    const onSource = await readFile(job.source.lunPath);
+    expect(onSource.subarray(0, 4 * KiB).equals(Buffer.alloc(4 * KiB, 0x99))).toBe(true);
+  });
+});
+
 describe('a failed application write', () => {
   it.each(['precopy', 'mirror'] as const)('%s: a source write that fails with EIO does not stall the cutover: the region is copied again once, and a write during the cutover is acknowledged', async (strategy) => {
     const { volume, job, source } = await setup(strategy);
