@@ -292,7 +292,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
     // The volume lives on the target's open file: once the source is released, a target whose file
     // is gone would lose it all at the next restart. Rolling back copies it to the source.
     const gone = await this.target.goneFromPath();
-    if (gone) throw new Error(`cannot commit: ${gone}; roll back instead, while the agent still has the file open`);
+    if (gone) throw new Error(`cannot commit: the target is not safe to keep: ${gone}; roll back instead, while the agent still has the file open`);
     await this.finish('committed', 'committed: the volume lives on the target; the source LUN can be released');
   }
 
@@ -729,7 +729,7 @@ export class MigrationJob extends EventEmitter<{ sample: [JobSample]; phase: [Jo
   private async switchToTarget(): Promise<boolean> {
     // A target whose file was removed or replaced takes writes that a restart would not find.
     const gone = await this.target.goneFromPath();
-    if (gone) throw new Error(`cannot cut over: ${gone}`);
+    if (gone) throw new Error(`cannot cut over to the target: ${gone}`);
     this.setPhase('cutting-over');
     // Everything that need not happen with writes held happens before: the rollback log exists
     // and the target is flushed, so the pause holds only the last copy, a small flush and the

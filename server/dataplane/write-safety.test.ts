@@ -150,7 +150,7 @@ describe('a target LUN file removed under the job', () => {
     expect(await job.until('verified', 'failed')).toBe('verified');
     await volume.write(0, Buffer.alloc(4 * KiB, 0x99));
     await rm(target);
-    expect(await outcome(job.commit())).toMatch(/cannot commit: the LUN .* is gone \(ENOENT\); roll back instead/);
+    expect(await outcome(job.commit())).toMatch(/cannot commit: the target is not safe to keep: the LUN .* is gone \(ENOENT\); roll back instead/);
     expect(job.phase).toBe('verified');
     await job.rollback();
     const onSource = await readFile(job.source.lunPath);
