@@ -1,7 +1,7 @@
 'use client';
 import './globals.css';
 
-/** When the shell itself fails (UI.md §3.15): a plain page with Try again and the error digest. */
+/** When the shell itself fails (docs/ui.md §3.15): a plain page with Try again and the error digest. */
 export default function GlobalError({ error, reset }: { error: Error & { digest?: string }; reset: () => void }) {
   return (
     <html lang="en">

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- fleet`: one console under a fleet's load (issue 6, item 5). A console process
+ * `npm run bench -- fleet`: one console under a fleet's load. A console process
  * (bench/fleet/console.ts: the real agent routes, the real tRPC route handler, the real engine) on
  * PGlite and on PostgreSQL; lightweight agents in a few processes (bench/fleet/agents.ts) that
  * enrol with real tokens, heartbeat their inventory every 3 s and run real small copies for the

@@ -1,5 +1,5 @@
 /**
- * `npm run bench -- planner`: how long the evacuation planner takes on a large fleet (issue 5:
+ * `npm run bench -- planner`: how long the evacuation planner takes on a large fleet (the bar:
  * "under 1 s for 10,000 volumes", so the wizard may re-plan on every edit). A seeded generator
  * builds the inventory: one source array holding every volume, mixed-tier targets of which some
  * are zoned to subsets of hosts, a few disconnected hosts, mirrored volumes with their other plex

@@ -2,12 +2,12 @@ import { TriangleExclamationPoint } from 'lucide-react';
 import { cn } from '@/components/ui/cn';
 import { formatBytes, formatBytesExact, formatPercent, formatUsedOfTotal } from './format';
 
-/** Threshold ticks until Settings carries its own (UI.md §3.13, "Thresholds and alerts"). */
+/** Threshold ticks until Settings carries its own (docs/ui.md §3.13, "Thresholds and alerts"). */
 const WARNING_SHARE = 0.8;
 const CRITICAL_SHARE = 0.9;
 
 /**
- * An array's capacity (UI.md §4.4): used (provisioned LUN bytes) against the array's
+ * An array's capacity (docs/ui.md §4.4): used (provisioned LUN bytes) against the array's
  * capacity, with warning and critical ticks. It is a `meter` whose value text repeats the
  * label, so the figure never depends on the bar's colour.
  */

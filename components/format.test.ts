@@ -22,7 +22,7 @@ import {
 
 const nbsp = (text: string) => text.replace(/ /g, '\u00a0');
 
-describe('formatBytes (UI.md §5.1)', () => {
+describe('formatBytes (docs/ui.md §5.1)', () => {
   it.each([
     [0, '0 B'],
     [512, '512 B'],
@@ -84,7 +84,7 @@ describe('formatCount and formatPercent', () => {
   });
 });
 
-describe('formatDuration (UI.md §5.5)', () => {
+describe('formatDuration (docs/ui.md §5.5)', () => {
   it.each([
     [400, '<1 s'],
     [45_000, '45 s'],
@@ -105,7 +105,7 @@ describe('formatDuration (UI.md §5.5)', () => {
   });
 });
 
-describe('times (UI.md §5.7)', () => {
+describe('times (docs/ui.md §5.7)', () => {
   const now = new Date(2026, 10, 28, 14, 3, 12);
   const ago = (ms: number) => new Date(now.getTime() - ms);
 
@@ -133,7 +133,7 @@ describe('times (UI.md §5.7)', () => {
   });
 });
 
-describe('middleTruncate (UI.md §5.8)', () => {
+describe('middleTruncate (docs/ui.md §5.8)', () => {
   it('keeps the first 5 and last 4 groups of a colon-separated id', () => {
     expect(middleTruncate('60:0a:09:80:4f:11:22:33:44:55:3f:41')).toBe('60:0a:09:80:4f…44:55:3f:41');
   });
@@ -143,7 +143,7 @@ describe('middleTruncate (UI.md §5.8)', () => {
   });
 });
 
-describe('formatUsedOfTotal (UI.md §4.4)', () => {
+describe('formatUsedOfTotal (docs/ui.md §4.4)', () => {
   it('states the unit once when both share it', () => {
     expect(formatUsedOfTotal(6.08 * 1024 ** 4, 7.8 * 1024 ** 4)).toBe('6.08 / 7.80\u00a0TiB');
     expect(formatUsedOfTotal(512 * 1024 ** 3, 7.8 * 1024 ** 4, ' of ')).toBe('512\u00a0GiB of 7.80\u00a0TiB');

@@ -1,5 +1,5 @@
 /**
- * Every number, size, duration and time the console shows is formatted here (UI.md §5), so
+ * Every number, size, duration and time the console shows is formatted here (docs/ui.md §5), so
  * pages never format inline. Inputs are raw base units: bytes, bytes/s, ms, Date or epoch ms.
  * Output is fixed to English with `,` grouping so the server render and the browser agree.
  */

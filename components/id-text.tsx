@@ -6,7 +6,7 @@ import { middleTruncate } from './format';
 
 /**
  * An identifier (WWN, id) in monospace, middle-truncated, with the full value in the tooltip
- * and a copy button that appears on hover and focus and announces "Copied" (UI.md §5.8).
+ * and a copy button that appears on hover and focus and announces "Copied" (docs/ui.md §5.8).
  */
 export function IdText({ value, label = 'identifier', className }: { value: string; label?: string; className?: string }) {
   const [copied, setCopied] = useState(false);

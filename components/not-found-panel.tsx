@@ -2,7 +2,7 @@ import { SearchX } from 'lucide-react';
 import Link from 'next/link';
 import { buttonVariants } from '@/components/ui/button';
 
-/** A 404 inside the shell (UI.md §3.15): what was not found, and the way back to the list. */
+/** A 404 inside the shell (docs/ui.md §3.15): what was not found, and the way back to the list. */
 export function NotFoundPanel({ title, message, listHref, listLabel }: { title: string; message: string; listHref?: string; listLabel?: string }) {
   return (
     <div className="mx-auto flex max-w-lg flex-col items-center gap-3 py-16 text-center">

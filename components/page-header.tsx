@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 
-/** Page anatomy (UI.md §3.0.1): the h1, an identity line, and actions on the right. */
+/** Page anatomy (docs/ui.md §3.0.1): the h1, an identity line, and actions on the right. */
 export function PageHeader({ title, description, actions, children }: { title: ReactNode; description?: ReactNode; actions?: ReactNode; children?: ReactNode }) {
   return (
     <div className="flex flex-wrap items-start justify-between gap-x-6 gap-y-3">

@@ -4,7 +4,7 @@ import { formatAbsoluteLong, formatDuration, formatRelative } from './format';
 import { useNow } from './use-now';
 
 /**
- * "42 s ago", ticking every second, with the absolute time in the tooltip (UI.md §5.7).
+ * "42 s ago", ticking every second, with the absolute time in the tooltip (docs/ui.md §5.7).
  * `warnAfterMs` turns it amber once the time is older than that (a late heartbeat).
  */
 export function RelativeTime({ value, warnAfterMs, className }: { value: Date | null | undefined; warnAfterMs?: number; className?: string }) {
@@ -24,7 +24,7 @@ export function RelativeTime({ value, warnAfterMs, className }: { value: Date | 
   );
 }
 
-/** How long since a moment, ticking: "2 min 10 s" (UI.md §5.5). */
+/** How long since a moment, ticking: "2 min 10 s" (docs/ui.md §5.5). */
 export function Since({ value, className }: { value: Date; className?: string }) {
   const now = useNow();
   return (

@@ -1,5 +1,5 @@
 /**
- * A sparkline (UI.md §4.5): a small line with no axes, gaps kept as gaps, drawn as plain SVG so a
+ * A sparkline (docs/ui.md §4.5): a small line with no axes, gaps kept as gaps, drawn as plain SVG so a
  * table of them costs no chart library per row. It is `aria-hidden`: the value printed beside it
  * carries the information.
  */

@@ -39,7 +39,7 @@ interface StateLook {
   meaning?: string;
 }
 
-/** Every badge is icon + word, by object type and state (UI.md §5.9); never colour alone. */
+/** Every badge is icon + word, by object type and state (docs/ui.md §5.9); never colour alone. */
 const looks = {
   array: {
     online: { label: 'Online', tone: 'success', icon: CircleCheck, meaning: 'serving its LUNs' },
@@ -111,7 +111,7 @@ export function stateLabel(type: StateObjectType, state: string): string {
 }
 
 /**
- * A state badge with the test hook of UI.md Appendix D (`data-testid="state-badge"`,
+ * A state badge with the test hook of docs/ui.md Appendix D (`data-testid="state-badge"`,
  * `data-state` = the engine's state name). `children` is the optional qualifier
  * ("· 2 min").
  */

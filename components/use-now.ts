@@ -2,7 +2,7 @@
 import { useSyncExternalStore } from 'react';
 
 /*
- * One shared one-second clock for every relative time and duration on the page (UI.md §5.7:
+ * One shared one-second clock for every relative time and duration on the page (docs/ui.md §5.7:
  * one ticker, not one timer per cell). It runs only while something listens, and re-reading
  * it never refetches data.
  */

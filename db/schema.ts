@@ -1,5 +1,5 @@
 /**
- * Tern's domain model (DESIGN.md section 2), one pg-core schema for PGlite and PostgreSQL.
+ * Tern's domain model (docs/architecture.md), one pg-core schema for PGlite and PostgreSQL.
  * Sizes and rates are bytes and bytes per second; `bigint` columns use number mode, which is
  * exact up to 8 PiB and keeps arithmetic simple everywhere else.
  */

@@ -1,5 +1,5 @@
 /**
- * Soak (a), TESTING.md design 3: the agent killed with SIGKILL at a random moment of a
+ * Soak (a), docs/testing.md §3: the agent killed with SIGKILL at a random moment of a
  * migration (mirror and precopy in turn, random moment, random time down), then restarted on its data
  * folder. The console runs in this process with its reconciler; the writer runs here too, over
  * NBD, so its ledger survives the agent. Each run must end completed or failed with a reason,

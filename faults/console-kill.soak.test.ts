@@ -1,5 +1,5 @@
 /**
- * Soak (b), TESTING.md design 3: a console killed with SIGKILL at a random moment of a migration
+ * Soak (b), docs/testing.md §3: a console killed with SIGKILL at a random moment of a migration
  * while the agent and the writer carry on. On PGlite the one console (test/engine-console.ts on
  * a data folder) is restarted on the same folder after a random time down; with
  * TERN_TEST_DATABASE_URL, three replicas run on one PostgreSQL database, the one holding the

@@ -1,5 +1,5 @@
 /**
- * Soak (d), TESTING.md design 5: migrations onto a target array that fails, through the fault
+ * Soak (d), docs/testing.md §5: migrations onto a target array that fails, through the fault
  * array driver (server/arrays/fault-array.ts): every write EIO, one write EIO at a random
  * offset, or ENOSPC after a random number of bytes, mirror and precopy in turn. A persistent fault
  * must fail the migration with a reason naming it and leave the source authoritative; a fault

@@ -1,5 +1,5 @@
 /**
- * Table-driven authorization over the whole router (TESTING.md item 9): every procedure must
+ * Table-driven authorization over the whole router (docs/testing.md item 9): every procedure must
  * declare its access level, and each is called as anonymous, viewer, operator, admin, a
  * disabled user and an expired session. A new procedure without a level fails here.
  */

@@ -1,5 +1,5 @@
 /**
- * Hostile input for every tRPC procedure (TESTING.md item 10). Each procedure of the router, as
+ * Hostile input for every tRPC procedure (docs/testing.md item 10). Each procedure of the router, as
  * an admin, gets random and adversarial inputs from fast-check: wrong types, huge and unicode
  * strings, negative, fractional, huge and non-finite numbers, unknown and prototype-polluting
  * keys, deep objects, and near-valid objects built from the procedure's own zod shape. No call

@@ -9,7 +9,7 @@ import { SiteHeader } from '@/components/shell/site-header';
 import { currentUser } from '@/server/auth/current-user';
 
 /**
- * The console shell (UI.md §2.1), rendered once for every signed-in page: sidebar, header,
+ * The console shell (docs/ui.md §2.1), rendered once for every signed-in page: sidebar, header,
  * the connection banner slot and MAIN. Without a session the browser is sent to sign-in;
  * that happens client-side so `next` carries the full path and query of the page asked for.
  */

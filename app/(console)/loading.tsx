@@ -1,6 +1,6 @@
 import { Skeleton } from '@/components/ui/skeleton';
 
-/** Shown inside MAIN while a page's server part loads; the shell never flashes (UI.md §2.1). */
+/** Shown inside MAIN while a page's server part loads; the shell never flashes (docs/ui.md §2.1). */
 export default function Loading() {
   return (
     <div role="status" aria-label="Loading" className="space-y-4">

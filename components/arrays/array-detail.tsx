@@ -23,7 +23,7 @@ import { ArrayLuns } from './array-luns';
 const TABS = ['summary', 'luns', 'events'] as const;
 type Tab = (typeof TABS)[number];
 
-/** Array detail (UI.md §3.4): what lives on this array and who depends on it. */
+/** Array detail (docs/ui.md §3.4): what lives on this array and who depends on it. */
 export function ArrayDetailPage({ id }: { id: string }) {
   const trpc = useTRPC();
   const array = useQuery(trpc.arrays.get.queryOptions({ id }));
@@ -90,7 +90,7 @@ export function ArrayDetailPage({ id }: { id: string }) {
 }
 
 /**
- * "Evacuate array…" (UI.md §3.4): opens the wizard with this array chosen. Operators and admins
+ * "Evacuate array…" (docs/ui.md §3.4): opens the wizard with this array chosen. Operators and admins
  * only; disabled with the reason when the array is offline, already evacuating or evacuated, or
  * holds no LUNs (P5).
  */

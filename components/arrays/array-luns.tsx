@@ -23,7 +23,7 @@ const DEFAULT_SORT: SortState<SortKey> = { key: 'name', direction: 'asc' };
 const MAX_HOST_CHIPS = 3;
 
 /**
- * An array's LUNs, paginated, sorted and filtered by the server (UI.md §3.4, §3.0.2): an
+ * An array's LUNs, paginated, sorted and filtered by the server (docs/ui.md §3.4, §3.0.2): an
  * array can hold thousands, so the browser never loads them all. Page, size, filter and
  * sort live in the URL.
  */

@@ -32,7 +32,7 @@ const sortValue: Record<SortKey, (array: ArrayListItem) => string | number> = {
   hosts: (array) => array.hostCount,
 };
 
-/** The arrays list (UI.md §3.3): the enclosure inventory with capacity and state. */
+/** The arrays list (docs/ui.md §3.3): the enclosure inventory with capacity and state. */
 export function ArraysPage() {
   const trpc = useTRPC();
   const arrays = useQuery(trpc.arrays.list.queryOptions());

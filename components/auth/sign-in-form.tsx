@@ -9,7 +9,7 @@ import { Spinner } from '@/components/ui/spinner';
 import { useTRPC } from '@/components/trpc';
 
 /**
- * Username and password (UI.md §3.1). The server sets the session cookie; on success the
+ * Username and password (docs/ui.md §3.1). The server sets the session cookie; on success the
  * browser goes to `nextPath`, which the page has already checked is a same-origin path.
  * Errors are the server's generic message, above the fields, in an alert.
  */

@@ -1,6 +1,6 @@
 'use client';
 /**
- * The evacuation burndown (UI.md §4.3): bytes left on the source arrays (thick, stepping down at
+ * The evacuation burndown (docs/ui.md §4.3): bytes left on the source arrays (thick, stepping down at
  * each commit) and left to copy (thin), the copied-but-not-switched gap between them shaded, the
  * predicted line with its P10–P90 band, the plan at approval dotted, closed-window bands, the
  * now line, the predicted-finish bracket and annotations (a ▲ where "left" went up). The

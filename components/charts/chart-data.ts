@@ -1,5 +1,5 @@
 /**
- * The arithmetic behind the convergence chart (UI.md §4.1–§4.2), kept out of the React leaf so
+ * The arithmetic behind the convergence chart (docs/ui.md §4.1–§4.2), kept out of the React leaf so
  * it can be tested: rows with gaps breaking the lines, the log and linear byte ticks, the spans
  * where application writes come near the copy rate, and the spans with no data.
  */

@@ -1,6 +1,6 @@
 'use client';
 /**
- * The convergence chart (UI.md §4.2): panel A "Left to copy before the switch" with the switch
+ * The convergence chart (docs/ui.md §4.2): panel A "Left to copy before the switch" with the switch
  * threshold, pass bands and flags, growth markers, the predicted continuation and the cutover
  * pause, beside the pass ladder; panel B copy rate against application writes; panel C write
  * latency. The panels share one time axis and one cursor (`syncId`); one tooltip tells the

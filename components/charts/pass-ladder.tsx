@@ -1,5 +1,5 @@
 /**
- * The pass ladder (UI.md §4.2.3): one bar per pass on panel A's Y scale, the bytes that pass had
+ * The pass ladder (docs/ui.md §4.2.3): one bar per pass on panel A's Y scale, the bytes that pass had
  * to copy, against the dashed switch threshold: a staircase that must step down under the line.
  * Done passes solid; the running one solid up to what is left; predicted ones hollow and dashed;
  * a pass that grew amber with ▲; the switch green. Plain SVG: bars on a log axis need a floor.

@@ -40,7 +40,7 @@ export interface FacetOption {
   count?: number;
 }
 
-/** A facet with per-value counts and an "All" entry (UI.md §3.0.2). */
+/** A facet with per-value counts and an "All" entry (docs/ui.md §3.0.2). */
 export function FacetSelect({ label, value, options, onChange }: { label: string; value: string; options: FacetOption[]; onChange: (value: string) => void }) {
   const id = useId();
   return (

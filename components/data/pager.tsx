@@ -18,7 +18,7 @@ export function readPaging(params: URLSearchParams | { get(name: string): string
 }
 
 /**
- * The footer of a server-paginated table (UI.md §3.0.2): rows per page, the position ("51–100
+ * The footer of a server-paginated table (docs/ui.md §3.0.2): rows per page, the position ("51–100
  * of 1,000") and previous/next. `onChange` receives URL params to set; defaults are removed.
  */
 export function Pager({ page, pageSize, total, onChange }: { page: number; pageSize: PageSize; total: number; onChange: (patch: { page?: string | null; size?: string | null }) => void }) {

@@ -17,7 +17,7 @@ export function isNotFound(error: ShownError | null | undefined): boolean {
 }
 
 /**
- * A failed load (UI.md §3.0.2): the message, Retry, and a Details disclosure with the error
+ * A failed load (docs/ui.md §3.0.2): the message, Retry, and a Details disclosure with the error
  * code; the page shell and toolbar stay.
  */
 export function QueryError({ error, onRetry, what, className }: { error: ShownError; onRetry: () => unknown; what: string; className?: string }) {

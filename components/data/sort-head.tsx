@@ -5,7 +5,7 @@ import { TableHead } from '@/components/ui/table';
 import { cn } from '@/components/ui/cn';
 import type { SortState } from './sorting';
 
-/** A sortable column header: a button inside the `th`, with `aria-sort` (UI.md §6.5). */
+/** A sortable column header: a button inside the `th`, with `aria-sort` (docs/ui.md §6.5). */
 export function SortHead<K extends string>({
   sortKey,
   sort,

@@ -2,7 +2,7 @@
 import { useState } from 'react';
 
 /**
- * Rows never move under the user (UI.md §3.0.3): while the pointer is over the table or focus
+ * Rows never move under the user (docs/ui.md §3.0.3): while the pointer is over the table or focus
  * is inside it, rows keep the order they had, and new rows go to the end. Spread the returned
  * handlers on the element that holds the rows.
  */

@@ -3,7 +3,7 @@ import { usePathname, useSearchParams } from 'next/navigation';
 import { useCallback, useEffect, useRef, useState } from 'react';
 
 /**
- * Table and page state in the URL (UI.md §3.0.2), so a link reproduces a view. `update`
+ * Table and page state in the URL (docs/ui.md §3.0.2), so a link reproduces a view. `update`
  * replaces the history entry rather than pushing one per keystroke, through the History API,
  * which Next.js keeps `useSearchParams` in step with, so filtering costs no server request.
  */

@@ -1,5 +1,5 @@
 /**
- * The arithmetic behind the evacuation burndown (UI.md §4.3), kept out of the React leaf so it
+ * The arithmetic behind the evacuation burndown (docs/ui.md §4.3), kept out of the React leaf so it
  * can be tested: the P10–P90 band around the predicted line, the spans when a maintenance window
  * is closed, the merged rows recharts draws (gaps stay gaps), and the time ticks.
  */

@@ -1,5 +1,5 @@
 /**
- * CSV exports of an evacuation (UI.md §3.10 Review, §3.11.4 report): one row per volume, raw
+ * CSV exports of an evacuation (docs/ui.md §3.10 Review, §3.11.4 report): one row per volume, raw
  * bytes in `*_bytes` columns, times as ISO 8601 UTC, fields quoted when they need it.
  */
 import type { PlanResult } from '@/server/evacuation/plan-types';

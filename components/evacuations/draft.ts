@@ -1,5 +1,5 @@
 /**
- * The evacuate wizard's draft (UI.md §3.10): every choice the administrator made, read from and
+ * The evacuate wizard's draft (docs/ui.md §3.10): every choice the administrator made, read from and
  * written to the URL so a reload or back/forward keeps it, plus each step's checks and the
  * planner input built from it. Text fields stay text here, so a wrong entry survives a reload
  * with its message; the server validates the same input again.

@@ -1,6 +1,6 @@
 'use client';
 /**
- * The evacuation's bulk controls (UI.md §3.11.2): Pause all and Resume all in one click; Cancel
+ * The evacuation's bulk controls (docs/ui.md §3.11.2): Pause all and Resume all in one click; Cancel
  * remaining… and Roll back all… ask once with the counts; Commit all… is typed with the source
  * name. Every button is always there; one that cannot act now says why (P5). A refusal from the
  * server is shown as it came, naming the state and what is valid.

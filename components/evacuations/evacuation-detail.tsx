@@ -1,6 +1,6 @@
 'use client';
 /**
- * Evacuation detail (UI.md §3.11.2): the header with state, targets, who started it and the
+ * Evacuation detail (docs/ui.md §3.11.2): the header with state, targets, who started it and the
  * window status; the bulk controls; the KPI strip; "Safe to decommission" (§3.11.3); the live
  * burndown; target load; the volumes; the timeline. `evacuations.onProgress` pushes each change
  * and the page refetches `get` at most once a second from it (and every 5 s while live anyway).

@@ -1,6 +1,6 @@
 'use client';
 /**
- * The printable evacuation report (UI.md §3.11.4): who, when, limits and window, exclusions, the
+ * The printable evacuation report (docs/ui.md §3.11.4): who, when, limits and window, exclusions, the
  * decommission checks and one row per volume, with a CSV of the same columns. A print stylesheet
  * hides the console shell and prints black on white, a page break between sections and the
  * table header repeated on each page.

@@ -1,6 +1,6 @@
 'use client';
 /**
- * The evacuation's volumes (UI.md §3.11.2): the migrations list's columns and phase bar plus the
+ * The evacuation's volumes (docs/ui.md §3.11.2): the migrations list's columns and phase bar plus the
  * target, with presets Active · Needs attention · Done · All, and the excluded volumes listed
  * with why. Rows never move under the pointer (useRowFreeze).
  */

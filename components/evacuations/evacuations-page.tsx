@@ -1,6 +1,6 @@
 'use client';
 /**
- * The evacuations list (UI.md §3.11.1): source arrays, state, targets, progress (left on source
+ * The evacuations list (docs/ui.md §3.11.1): source arrays, state, targets, progress (left on source
  * of the total, with a bar), volumes committed of total with failures, predicted finish, and who
  * started it when. Presets Active · All; the view is in the URL.
  */

@@ -1,6 +1,6 @@
 'use client';
 /**
- * Wizard step 6, Confirm (UI.md §3.10): what is about to happen in a few bullets, the typed
+ * Wizard step 6, Confirm (docs/ui.md §3.10): what is about to happen in a few bullets, the typed
  * confirmation (the first source's name, "ARR-03 +1" for several), and "Start evacuation",
  * which calls `evacuations.create` — the server plans again and refuses if the plan went stale;
  * the refusal stays here with a Re-plan button.

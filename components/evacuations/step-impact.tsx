@@ -1,6 +1,6 @@
 'use client';
 /**
- * Wizard step 2, Impact (UI.md §3.10): what lives on the sources — hosts, volumes, bytes, LUNs
+ * Wizard step 2, Impact (docs/ui.md §3.10): what lives on the sources — hosts, volumes, bytes, LUNs
  * and the write rate now and at p95, the planner's warnings, and every volume grouped by host.
  * It never blocks; the warnings are carried into Review.
  */

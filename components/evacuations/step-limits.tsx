@@ -1,6 +1,6 @@
 'use client';
 /**
- * Wizard step 4, Limits, strategy and window (UI.md §3.10): concurrency and per-array bandwidth
+ * Wizard step 4, Limits, strategy and window (docs/ui.md §3.10): concurrency and per-array bandwidth
  * (defaults from Settings as placeholders, each with a reset), the strategy with Auto's split,
  * the pause budget, cutover and commit policies, the maintenance window and what happens outside
  * it, and the order. The predicted duration under the form follows every change.

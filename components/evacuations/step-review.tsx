@@ -1,6 +1,6 @@
 'use client';
 /**
- * Wizard step 5, Review (UI.md §3.10): the dry-run plan as it would start. A banner blocks while
+ * Wizard step 5, Review (docs/ui.md §3.10): the dry-run plan as it would start. A banner blocks while
  * any volume cannot move; totals, the predicted burndown (the live page's chart, from the plan
  * alone), peak load per target, what cannot move with Check again and, for admins, Exclude; the
  * acknowledgements to tick; the plan table and its CSV.

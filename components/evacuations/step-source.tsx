@@ -1,6 +1,6 @@
 'use client';
 /**
- * Wizard step 1, Source (UI.md §3.10): the arrays to empty. Several may be chosen; arrays that
+ * Wizard step 1, Source (docs/ui.md §3.10): the arrays to empty. Several may be chosen; arrays that
  * cannot be evacuated stay listed, disabled, with the reason (P7).
  */
 import Link from 'next/link';

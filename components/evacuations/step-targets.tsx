@@ -1,6 +1,6 @@
 'use client';
 /**
- * Wizard step 3, Targets and placement (UI.md §3.10): which arrays may receive volumes, with
+ * Wizard step 3, Targets and placement (docs/ui.md §3.10): which arrays may receive volumes, with
  * reachability and capacity now → after; then where each volume goes, with the planner's reason,
  * a per-row choice among the selected targets, bulk moves, and "changed by you" marks. A hand
  * choice the planner could not keep is flagged red with its reason.
@@ -20,7 +20,7 @@ import { cn } from '@/components/ui/cn';
 import { Radio } from './wizard-parts';
 import { selectedTargetNames, type WizardModel } from './wizard-model';
 
-/** Above these shares used after the plan a target turns amber, then red (UI.md §3.10). */
+/** Above these shares used after the plan a target turns amber, then red (docs/ui.md §3.10). */
 const AMBER_AFTER = 0.85;
 const RED_AFTER = 0.95;
 const PAGE = 100;

@@ -1,6 +1,6 @@
 'use client';
 /**
- * Small pieces the evacuate wizard's steps share (UI.md §3.10, §6.5): a fieldset section, radio
+ * Small pieces the evacuate wizard's steps share (docs/ui.md §3.10, §6.5): a fieldset section, radio
  * rows, a labelled number field with its unit and error, the error summary that links to the
  * fields, and figure cards.
  */
@@ -82,7 +82,7 @@ export function NumberField({
   );
 }
 
-/** "Fix these to continue", each a link to its field (UI.md §3.10: errors summarised at the top). */
+/** "Fix these to continue", each a link to its field (docs/ui.md §3.10: errors summarised at the top). */
 export function ErrorSummary({ errors }: { errors: readonly FieldError[] }) {
   if (errors.length === 0) return null;
   return (

@@ -1,6 +1,6 @@
 'use client';
 /**
- * The Evacuate array wizard (UI.md §3.10): a full page with the step list on the left, the step
+ * The Evacuate array wizard (docs/ui.md §3.10): a full page with the step list on the left, the step
  * in the centre, "Plan so far" on the right and a sticky footer. The draft lives in the URL;
  * every change re-plans through `evacuations.plan` 500 ms after the last edit, and nothing in the
  * fleet changes before "Start evacuation". A step validates before Next moves on; later steps

@@ -5,7 +5,7 @@ import { SeverityIcon } from '@/components/state-badge';
 import { actorLabel, EventObject } from './object-link';
 
 /**
- * A compact, newest-first list of events for the overview and detail timelines (UI.md
+ * A compact, newest-first list of events for the overview and detail timelines (docs/ui.md
  * §3.0.5): severity icon, relative time, object, message and actor.
  */
 export function EventFeed({ events, showObject = true }: { events: EventRow[]; showObject?: boolean }) {

@@ -28,7 +28,7 @@ const OBJECT_KINDS = [
 ];
 
 /**
- * The events page (UI.md §3.12): the full history and audit trail, newest first, filtered
+ * The events page (docs/ui.md §3.12): the full history and audit trail, newest first, filtered
  * by kind, object kind, severity and text (all in the URL), "Load older" by cursor. New
  * events arrive at the top through the live layer's invalidation.
  */

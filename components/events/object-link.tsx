@@ -19,7 +19,7 @@ export function EventObject({ event }: { event: Pick<EventRow, 'objectKind' | 'o
   );
 }
 
-/** "alice", "agent:db-01", "console" (UI.md §3.12 actor column). */
+/** "alice", "agent:db-01", "console" (docs/ui.md §3.12 actor column). */
 export function actorLabel(event: Pick<EventRow, 'actorKind' | 'actorName'>): string {
   return event.actorKind === 'agent' ? `agent:${event.actorName}` : event.actorName;
 }

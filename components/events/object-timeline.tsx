@@ -6,7 +6,7 @@ import { EventFeed } from './event-feed';
 import { useEventPages } from './use-event-pages';
 
 /**
- * One object's events, newest first, live (UI.md §3.0.5): the per-object slice of the Events
+ * One object's events, newest first, live (docs/ui.md §3.0.5): the per-object slice of the Events
  * page, with "Load older" paging by cursor.
  */
 export function ObjectTimeline({ objectKind, objectId, what }: { objectKind: string; objectId: string; what: string }) {

@@ -1,6 +1,6 @@
 'use client';
 /**
- * "Fence host…" on the host detail header (UI.md §3.6, P6): admin only, typed with the hostname.
+ * "Fence host…" on the host detail header (docs/ui.md §3.6, P6): admin only, typed with the hostname.
  * Other roles see the button with the reason it cannot act (P5). A refusal from the server is
  * shown as it came.
  */

@@ -22,7 +22,7 @@ import { VolumesTree } from './volumes-tree';
 const TABS = ['volumes', 'mapped', 'events'] as const;
 type Tab = (typeof TABS)[number];
 
-/** Host detail (UI.md §3.6): the host's storage stack, its agent, and its events. */
+/** Host detail (docs/ui.md §3.6): the host's storage stack, its agent, and its events. */
 export function HostDetailPage({ id }: { id: string }) {
   const trpc = useTRPC();
   const host = useQuery(trpc.hosts.get.queryOptions({ id }));
@@ -113,7 +113,7 @@ function HostIdentity({ host }: { host: HostDetail }) {
   );
 }
 
-/** The condition on this host that holds now (UI.md §3.6): disconnected or fenced. */
+/** The condition on this host that holds now (docs/ui.md §3.6): disconnected or fenced. */
 function HostAlert({ host }: { host: HostDetail }) {
   if (host.state === 'disconnected') {
     return (

@@ -20,7 +20,7 @@ import { Card } from '@/components/ui/card';
 import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@/components/ui/table';
 import { useTRPC } from '@/components/trpc';
 
-/** A heartbeat older than this is shown in amber (UI.md §3.5; issue 2's disconnect bar). */
+/** A heartbeat older than this is shown in amber (docs/ui.md §3.5). */
 export const LATE_HEARTBEAT_MS = 15_000;
 
 const STATES: HostState[] = ['connected', 'disconnected', 'fenced', 'pending'];
@@ -32,7 +32,7 @@ type SortKey = (typeof SORT_KEYS)[number];
 const DEFAULT_SORT: SortState<SortKey> = { key: 'hostname', direction: 'asc' };
 
 /**
- * The hosts list (UI.md §3.5): health of the managed hosts and their agents, live. A fleet has a
+ * The hosts list (docs/ui.md §3.5): health of the managed hosts and their agents, live. A fleet has a
  * thousand hosts, so the server pages, filters and sorts them; search, facets, sort and page
  * live in the URL.
  */
@@ -234,7 +234,7 @@ export function ArrayChips({ arrays }: { arrays: { id: string; name: string }[] 
 
 const noSubscription = () => () => {};
 
-/** The empty state with the exact command that enrols a host (UI.md §3.5). */
+/** The empty state with the exact command that enrols a host (docs/ui.md §3.5). */
 function NoHosts() {
   const origin = useSyncExternalStore(
     noSubscription,

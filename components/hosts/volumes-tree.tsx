@@ -16,10 +16,10 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 import { useTRPC } from '@/components/trpc';
 
 /**
- * The host's storage stack as a tree table: Disk group ▸ Volume ▸ Plex (UI.md §3.6). What the
+ * The host's storage stack as a tree table: Disk group ▸ Volume ▸ Plex (docs/ui.md §3.6). What the
  * user collapsed is kept by id, so live updates (which replace the data) never reopen or
  * close anything; new disk groups and volumes arrive expanded. Operators and admins get a
- * "Migrate…" action per volume, which opens the Migrate sheet (UI.md §3.7).
+ * "Migrate…" action per volume, which opens the Migrate sheet (docs/ui.md §3.7).
  */
 export function VolumesTree({ host }: { host: HostDetail }) {
   const trpc = useTRPC();
@@ -88,7 +88,7 @@ export function VolumesTree({ host }: { host: HostDetail }) {
   );
 }
 
-/** What a volume row needs to offer "Migrate…"; null for viewers, who see no button (UI.md §2.9). */
+/** What a volume row needs to offer "Migrate…"; null for viewers, who see no button (docs/ui.md §2.9). */
 interface MigrateAction {
   hostState: HostDetail['state'];
   hostname: string;

@@ -55,7 +55,7 @@ function liveFields(change: HostChange) {
  * its inventory changed, and when a host none of them holds is seen for the first time (it may
  * be new, and belong on one); after that, its heartbeats change nothing cached, so a page of 50
  * does not refetch for the other 950 hosts of the fleet. New events make the overview and event
- * lists stale. Everything is rendered at most once per `intervalMs` (UI.md P14, §3.0.3).
+ * lists stale. Everything is rendered at most once per `intervalMs` (docs/ui.md P14, §3.0.3).
  */
 export function createLiveCache(queryClient: QueryClient, trpc: Trpc, intervalMs: number) {
   let lastUpdateAt: number | null = null;

@@ -12,7 +12,7 @@ const looks = {
 } as const;
 
 /**
- * Live / Reconnecting… / Offline (UI.md §2.7), so a frozen screen looks frozen. The dot is
+ * Live / Reconnecting… / Offline (docs/ui.md §2.7), so a frozen screen looks frozen. The dot is
  * never the only cue: the word changes too, and the dot's shape differs (hollow when not live).
  */
 export function LiveStatusPill() {

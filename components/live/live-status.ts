@@ -1,6 +1,6 @@
 import type { LiveConnection } from './live-updates';
 
-/** After this long without a live connection the pill says Offline (UI.md §2.7). */
+/** After this long without a live connection the pill says Offline (docs/ui.md §2.7). */
 export const OFFLINE_AFTER_MS = 30_000;
 
 export type LiveStatus = 'live' | 'reconnecting' | 'offline';

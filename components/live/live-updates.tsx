@@ -7,9 +7,9 @@ import { useTRPC } from '@/components/trpc';
 import { createLiveCache } from './live-cache';
 import { goToSignIn } from './sign-in-path';
 
-/** Renders at most once a second from pushed data (UI.md P14, §3.0.3). */
+/** Renders at most once a second from pushed data (docs/ui.md P14, §3.0.3). */
 const RENDER_INTERVAL_MS = 1_000;
-/** A stopped subscription (a non-retryable error) is restarted this often (UI.md §2.7). */
+/** A stopped subscription (a non-retryable error) is restarted this often (docs/ui.md §2.7). */
 const RETRY_INTERVAL_MS = 5_000;
 
 type SubscriptionStatus = 'idle' | 'connecting' | 'pending' | 'error';

@@ -3,7 +3,7 @@ import { etaOf, formatEtaPoint } from './eta';
 
 const row = (over: Partial<Parameters<typeof etaOf>[0]>) => ({ state: 'copying', etaSeconds: null, cutoverPolicy: { mode: 'auto', commit: 'auto' }, ...over });
 
-describe('migration ETA in words (UI.md §5.6)', () => {
+describe('migration ETA in words (docs/ui.md §5.6)', () => {
   it('rounds a point to the minute under 10 min, to 5 min under an hour, then to 15 min', () => {
     expect(formatEtaPoint(42)).toBe('<1 min');
     expect(formatEtaPoint(200)).toBe('~3 min');

@@ -1,5 +1,5 @@
 /**
- * A migration row's ETA in words (UI.md §5.6): a rounded point when the engine has one, or the
+ * A migration row's ETA in words (docs/ui.md §5.6): a rounded point when the engine has one, or the
  * named condition that stands in for it (waiting for a person, estimating, nothing to wait for).
  */
 import { formatDuration } from '@/components/format';

@@ -1,5 +1,5 @@
 /**
- * The KPI strip of the migration detail (UI.md §3.9.4): left to copy, switch at, copy against
+ * The KPI strip of the migration detail (docs/ui.md §3.9.4): left to copy, switch at, copy against
  * writes, app write p99, pause if switched now, ETA. Figures come from the newest sample (live)
  * and the engine's prediction; when the agent is unreachable they show muted "as of" values.
  */

@@ -1,5 +1,5 @@
 /**
- * The Migrate dialog's field checks (UI.md §3.7, §6.5): each returns the value to send or the
+ * The Migrate dialog's field checks (docs/ui.md §3.7, §6.5): each returns the value to send or the
  * message shown under the field. The server validates the same input again.
  */
 import { HH_MM, isTimeZone } from '@/server/engine/window';

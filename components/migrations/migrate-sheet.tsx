@@ -1,6 +1,6 @@
 'use client';
 /**
- * The Migrate dialog for one volume (UI.md §3.7): target array, strategy, throttle, cutover and
+ * The Migrate dialog for one volume (docs/ui.md §3.7): target array, strategy, throttle, cutover and
  * commit in one scrolling sheet. What the server knows (eligibility, capacity, the strategy
  * recommendation) comes from `volumes.migrationOptions`, refetched as the throttle changes;
  * "Start migration" calls `migrations.create`, and a refusal stays in the sheet as an Alert.

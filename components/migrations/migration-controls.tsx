@@ -1,6 +1,6 @@
 'use client';
 /**
- * The migration's controls (UI.md §3.9.7): always the same buttons in the same order, enabled by
+ * The migration's controls (docs/ui.md §3.9.7): always the same buttons in the same order, enabled by
  * the engine's `allowedActions`, each disabled one saying why. Pause and resume are one click
  * with an undo; throttle is a small popover; cancel, cut over and roll back ask once, stating the
  * consequence; commit asks for the volume name. The state badge changes only when the engine
@@ -223,7 +223,7 @@ export function MigrationControls({ migration, canOperate, leftBytes }: { migrat
   );
 }
 
-/** The throttle popover: MiB/s, or no limit (UI.md §3.9.7). */
+/** The throttle popover: MiB/s, or no limit (docs/ui.md §3.9.7). */
 function ThrottlePopover({ current, pending, onApply, onClose }: { current: number | null; pending: boolean; onApply: (bytesPerS: number | null) => void; onClose: () => void }) {
   const [text, setText] = useState(current ? String(Math.round(current / MiB)) : '');
   const [unlimited, setUnlimited] = useState(current === null);

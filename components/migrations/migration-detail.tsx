@@ -1,6 +1,6 @@
 'use client';
 /**
- * Migration detail (UI.md §3.9), the centrepiece: watch one volume move and understand whether
+ * Migration detail (docs/ui.md §3.9), the centrepiece: watch one volume move and understand whether
  * it will finish, when, and at what cost to the application; control it safely. Header with the
  * route and the phase stepper, the controls, the status sentence, six KPI cells, the live
  * convergence chart, the passes (or the resync), the timeline and the details.
@@ -289,7 +289,7 @@ function ChartToolbar({
   );
 }
 
-/** The chart area before there is anything to draw (UI.md §3.9.8). */
+/** The chart area before there is anything to draw (docs/ui.md §3.9.8). */
 function ChartPlaceholder({ migration: m }: { migration: MigrationDetail }) {
   const text =
     m.state === 'queued' || m.state === 'planned'

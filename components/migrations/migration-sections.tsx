@@ -1,5 +1,5 @@
 /**
- * The lower sections of the migration detail (UI.md §3.9.5): the passes table of a pre-copy
+ * The lower sections of the migration detail (docs/ui.md §3.9.5): the passes table of a pre-copy
  * (with the running pass live and the predicted ones), the resync card of a mirror, and the
  * details list.
  */

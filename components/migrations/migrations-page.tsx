@@ -62,7 +62,7 @@ function inView(view: View, m: MigrationRow): boolean {
 }
 
 /**
- * The migrations list (UI.md §3.8): every migration with where it is (phase bar), what is left,
+ * The migrations list (docs/ui.md §3.8): every migration with where it is (phase bar), what is left,
  * how fast it copies (with a 60 s sparkline), when it should finish, from where to where. Filters
  * and sort live in the URL; while anything runs the rows refresh every two seconds.
  */

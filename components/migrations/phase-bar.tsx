@@ -1,5 +1,5 @@
 /**
- * The phase bar (UI.md §3.8): six segments, one per phase, so the reader sees where a migration
+ * The phase bar (docs/ui.md §3.8): six segments, one per phase, so the reader sees where a migration
  * is before how far. Done segments are filled; the active one is filled to its own monotone
  * fraction, or striped when it has none; paused is amber, failed red with ✕ and later segments
  * hatched, cancelled and rolled back neutral with ↩. Used on the list, the overview and the detail.

@@ -1,5 +1,5 @@
 /**
- * Where a migration is among its six phases (UI.md §3.8), from the fields a list row carries:
+ * Where a migration is among its six phases (docs/ui.md §3.8), from the fields a list row carries:
  * which segment is active, its own monotone fraction when it has one (never an invented one),
  * the tone, and the words for the label and for screen readers.
  */

@@ -1,4 +1,4 @@
-/** The status sentence, for the conditions of UI.md §3.9.3. */
+/** The status sentence, for the conditions of docs/ui.md §3.9.3. */
 import { describe, expect, it } from 'vitest';
 import { statusSentence, type SentenceInput } from './status-sentence';
 

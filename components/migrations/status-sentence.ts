@@ -1,5 +1,5 @@
 /**
- * The status sentence of the migration detail page (UI.md §3.9.3): one or two plain sentences
+ * The status sentence of the migration detail page (docs/ui.md §3.9.3): one or two plain sentences
  * from the state and the model, the first thing a newcomer reads and what a screen reader hears
  * for the chart.
  */

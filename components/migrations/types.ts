@@ -6,7 +6,7 @@ export type MigrationSample = RouterOutputs['migrations']['samples'][number];
 export type MigrationPrediction = MigrationDetail['prediction'];
 export type MigrationPass = MigrationDetail['passes'][number];
 
-/** Chart windows (UI.md §4.1.9): seconds back from now, or null for the whole migration. */
+/** Chart windows (docs/ui.md §4.1.9): seconds back from now, or null for the whole migration. */
 export const WINDOWS = [
   { label: 'Live 5 min', seconds: 300 },
   { label: '15 min', seconds: 900 },

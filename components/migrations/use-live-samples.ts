@@ -1,6 +1,6 @@
 'use client';
 /**
- * A migration's samples for the chart window, kept live (UI.md §3.9.6): the window's samples
+ * A migration's samples for the chart window, kept live (docs/ui.md §3.9.6): the window's samples
  * from `migrations.samples` (downsampled by the server), then every new one from
  * `migrations.onSample`, which resumes after the newest id it was given, so a reconnect replays
  * what it missed. Pushed samples are rendered at most once a second.

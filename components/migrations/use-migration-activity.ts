@@ -7,7 +7,7 @@ import { useTRPC } from '@/components/trpc';
 export type MigrationActivity = RouterOutputs['overview']['activity'];
 export type RatePoint = MigrationActivity['copyRateHistory'][number];
 
-/** The span a row's copy-rate sparkline covers (UI.md §4.5). */
+/** The span a row's copy-rate sparkline covers (docs/ui.md §4.5). */
 export const SPARKLINE_WINDOW_MS = 60_000;
 /** While something moves, activity is refreshed this often (rows render at most once a second anyway). */
 const LIVE_REFRESH_MS = 2_000;

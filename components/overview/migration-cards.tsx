@@ -17,7 +17,7 @@ import { Table, TableBody, TableCell, TableHead, TableHeader, TableRow } from '@
 type ActivityQuery = ReturnType<typeof useMigrationActivity>['query'];
 type ActivityRow = MigrationActivity['migrations'][number];
 
-/** Rows on the overview's Active migrations card (UI.md §3.2: top 8, attention first, then soonest). */
+/** Rows on the overview's Active migrations card (docs/ui.md §3.2: top 8, attention first, then soonest). */
 const TOP = 8;
 /** The copy-rate card's sparkline span. */
 const AGGREGATE_WINDOW_MS = 10 * 60_000;
@@ -52,7 +52,7 @@ export function CopyRateCard({ activity }: { activity: ActivityQuery }) {
   );
 }
 
-/** Active migrations (UI.md §3.2): volume, phase, rate with its 60 s sparkline, ETA. */
+/** Active migrations (docs/ui.md §3.2): volume, phase, rate with its 60 s sparkline, ETA. */
 export function ActiveMigrationsCard({ activity }: { activity: ActivityQuery }) {
   const rows = activity.data?.migrations.filter((m) => m.state !== 'failed') ?? [];
   return (
@@ -129,7 +129,7 @@ export interface AttentionItem {
   icon: ReactNode;
 }
 
-/** Migrations that need a person, in UI.md §3.2's order: failed, agent unreachable, waiting for a cutover or a commit. */
+/** Migrations that need a person, in docs/ui.md §3.2's order: failed, agent unreachable, waiting for a cutover or a commit. */
 export function migrationAttention(activity: MigrationActivity | undefined): AttentionItem[] {
   const items: AttentionItem[] = [];
   for (const m of activity?.migrations ?? []) {

@@ -23,7 +23,7 @@ const ARRAY_STATES = ['online', 'degraded', 'evacuating', 'evacuated', 'offline'
 const ACTIVE_MIGRATION_STATES = ['queued', 'preparing', 'syncing', 'copying', 'ready', 'cutting-over', 'verifying', 'verified', 'committing', 'paused'];
 
 /**
- * The overview (UI.md §3.2): is anything wrong, what is moving. One `overview.get` query,
+ * The overview (docs/ui.md §3.2): is anything wrong, what is moving. One `overview.get` query,
  * kept fresh by the live layer.
  */
 export function OverviewPage() {
@@ -241,7 +241,7 @@ function KpiLine({ href, count, label, tone }: { href: string; count: number; la
   );
 }
 
-/** Disconnected and fenced hosts, then arrays that are degraded or offline (UI.md §3.2 order). */
+/** Disconnected and fenced hosts, then arrays that are degraded or offline (docs/ui.md §3.2 order). */
 function attentionItems(overview: Overview): AttentionItem[] {
   const items: AttentionItem[] = overview.attentionHosts.map((host) => ({
     key: `host-${host.id}`,

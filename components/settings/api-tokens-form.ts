@@ -1,5 +1,5 @@
 /**
- * The API tokens tab's model (UI.md §3.13): a token's state from its dates, and the create form's
+ * The API tokens tab's model (docs/ui.md §3.13): a token's state from its dates, and the create form's
  * fields checked by the schema `tokens.create` itself validates with (server/auth/api-token-schema.ts);
  * the server still decides, and its refusal is shown as it comes.
  */

@@ -1,6 +1,6 @@
 'use client';
 /**
- * Settings → API tokens (UI.md §3.13, README "Automation"): admins list, create and revoke the
+ * Settings → API tokens (docs/ui.md §3.13, README "Automation"): admins list, create and revoke the
  * bearer tokens that scripts and the `tern` command use. The secret comes back once, from
  * `tokens.create`, and lives only in this component's state until the dialog that shows it closes.
  */

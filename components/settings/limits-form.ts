@@ -1,5 +1,5 @@
 /**
- * The Limits form's model (UI.md §3.13): what the fields hold (text as typed; bandwidth in MiB/s,
+ * The Limits form's model (docs/ui.md §3.13): what the fields hold (text as typed; bandwidth in MiB/s,
  * empty for no budget), conversion to the API's limits (bytes/s), and the message under each
  * field, from the same zod schema the server validates with.
  */

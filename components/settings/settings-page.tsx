@@ -1,6 +1,6 @@
 'use client';
 /**
- * The Settings page (UI.md §3.13). Built so far: the Limits tab — concurrency per the cost model
+ * The Settings page (docs/ui.md §3.13). Built so far: the Limits tab — concurrency per the cost model
  * and a bandwidth budget per array (MiB/s on screen, bytes/s in the API). Admins edit; others
  * read with a notice. Unsaved changes show a sticky Save bar; saving asks once, naming the running
  * evacuations that pick the change up, and leaving with unsaved changes asks first. The API

@@ -61,7 +61,7 @@ function isActive(pathname: string, href: string) {
 }
 
 /**
- * The sidebar (UI.md §2.2): grouped navigation with attention badges from `overview.get`
+ * The sidebar (docs/ui.md §2.2): grouped navigation with attention badges from `overview.get`
  * (kept fresh by the live layer), and the signed-in user with Sign out. It shows icons only
  * below 1280 px, or everywhere when the user collapses it (Ctrl/⌘ B; kept in a cookie).
  */

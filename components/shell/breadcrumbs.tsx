@@ -13,7 +13,7 @@ const subpages: Record<string, Record<string, string>> = { evacuations: { new: '
 const tabLabels: Record<string, string> = { luns: 'LUNs', events: 'Events', mapped: 'LUNs mapped' };
 
 /**
- * `Arrays / ARR-03 / LUNs` (UI.md §2.3). Object names come from the same cached queries the
+ * `Arrays / ARR-03 / LUNs` (docs/ui.md §2.3). Object names come from the same cached queries the
  * page uses, so the breadcrumb costs no extra request.
  */
 export function Breadcrumbs() {

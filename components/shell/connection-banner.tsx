@@ -6,7 +6,7 @@ import { liveStatus } from '@/components/live/live-status';
 import { useLiveConnection } from '@/components/live/live-updates';
 import { useNow } from '@/components/use-now';
 
-/** The console-wide banner while live updates are lost (UI.md §2.5, §2.7). */
+/** The console-wide banner while live updates are lost (docs/ui.md §2.5, §2.7). */
 export function ConnectionBanner() {
   const connection = useLiveConnection();
   const now = useNow();

@@ -12,7 +12,7 @@ const options = [
 
 const noop = () => () => {};
 
-/** Light / Dark / System (UI.md §2.8); which one is pressed is known only in the browser. */
+/** Light / Dark / System (docs/ui.md §2.8); which one is pressed is known only in the browser. */
 export function ThemeToggle() {
   const { theme, setTheme } = useTheme();
   const mounted = useSyncExternalStore(

@@ -6,7 +6,7 @@ import { Spinner } from '@/components/ui/spinner';
 import { roleLabel } from './role-badge';
 import { useSignOut } from './sign-out-button';
 
-/** Name and role, and Sign out (UI.md §2.3). Closes on Escape and on a click outside. */
+/** Name and role, and Sign out (docs/ui.md §2.3). Closes on Escape and on a click outside. */
 export function UserMenu({ user }: { user: SessionUser }) {
   const [open, setOpen] = useState(false);
   const menuId = useId();

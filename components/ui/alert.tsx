@@ -19,7 +19,7 @@ const icons: Record<'info' | 'warning' | 'danger', LucideIcon> = { info: Info, w
 type AlertProps = Omit<ComponentProps<'div'>, 'title'> &
   VariantProps<typeof alertVariants> & { title?: ReactNode; actions?: ReactNode };
 
-/** An inline alert: a condition on the object in view that lasts while it holds (UI.md §2.5). */
+/** An inline alert: a condition on the object in view that lasts while it holds (docs/ui.md §2.5). */
 export function Alert({ className, tone, title, actions, children, ...props }: AlertProps) {
   const Icon = icons[tone ?? 'info'];
   return (

@@ -2,7 +2,7 @@ import { cva, type VariantProps } from 'class-variance-authority';
 import type { ComponentProps } from 'react';
 import { cn } from './cn';
 
-/** Tones from UI.md §5.9; every badge that carries a state also carries an icon and a word. */
+/** Tones from docs/ui.md §5.9; every badge that carries a state also carries an icon and a word. */
 export const badgeVariants = cva(
   'inline-flex items-center gap-1 whitespace-nowrap rounded-md px-1.5 py-0.5 text-xs font-medium ring-1 ring-inset [&_svg]:size-3.5 [&_svg]:shrink-0',
   {

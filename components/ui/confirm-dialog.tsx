@@ -1,6 +1,6 @@
 'use client';
 /**
- * A confirmation as a native modal `<dialog>` (focus trapped, Esc closes; UI.md §3.9.7, §6.5), for
+ * A confirmation as a native modal `<dialog>` (focus trapped, Esc closes; docs/ui.md §3.9.7, §6.5), for
  * every page that asks before acting. Initial
  * focus is on the button that keeps things as they are; with `typed`, the action is enabled only
  * once that exact text is typed under a label that says what to type.

@@ -1,6 +1,6 @@
 'use client';
 /**
- * A side sheet: a modal dialog docked to the right edge (UI.md §3.7, §6.5). It is a real modal:
+ * A side sheet: a modal dialog docked to the right edge (docs/ui.md §3.7, §6.5). It is a real modal:
  * `role="dialog"` with `aria-modal`, labelled by its title, focus moves in when it opens (to
  * `initialFocus` or the first focusable element) and is trapped there, Esc and the close button
  * close it, and focus returns to whatever had it before. The page behind is inert while it is open.

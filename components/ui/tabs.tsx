@@ -10,7 +10,7 @@ export interface TabItem<T extends string> {
 }
 
 /**
- * Tabs whose value lives in the URL (`?tab=luns`, UI.md §3.0.1), so a tab can be linked and
+ * Tabs whose value lives in the URL (`?tab=luns`, docs/ui.md §3.0.1), so a tab can be linked and
  * survives a reload. Each tab is a link; arrow keys move between tabs and Enter opens one
  * (the ARIA tabs pattern with manual activation). The first tab is the default and has no
  * parameter.

@@ -1,5 +1,5 @@
 /**
- * Crash tests (TESTING.md design 2 and 3, in small): a real agent process moves a volume while
+ * Crash tests (docs/testing.md §2 and 3, in small): a real agent process moves a volume while
  * this test process writes to it through the agent's NBD export; the agent is killed with
  * SIGKILL at random moments and restarted. At the end every acknowledged write must be on the
  * target, the job must have resumed rather than started over, and source and target must agree.

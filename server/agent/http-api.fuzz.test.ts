@@ -1,5 +1,5 @@
 /**
- * Hostile input for a real agent's HTTP API (TESTING.md item 10): random and malformed requests
+ * Hostile input for a real agent's HTTP API (docs/testing.md item 10): random and malformed requests
  * (methods, paths with bad percent-encoding and traversal, bodies that are not JSON, too large or
  * almost valid, every kind of Authorization header, lease-epoch headers valid and not) against a
  * real agent process that holds a LUN and a volume. Without the console key every request is

@@ -1,5 +1,5 @@
 /**
- * Lease-epoch fencing on the agent's HTTP API (TESTING.md §7), table-driven over every mutating
+ * Lease-epoch fencing on the agent's HTTP API (docs/testing.md §7), table-driven over every mutating
  * migration route: a command from an epoch older than the highest the agent has seen for the
  * migration is refused with 409 `stale-epoch` and changes nothing; an equal, higher or absent
  * epoch passes, a higher one raises the mark and an absent one leaves it; a malformed epoch is a

@@ -18,7 +18,7 @@
  * the volume is served from the target and its rollback log is removed (a later rollback copies
  * every region back).
  *
- * Commands are fenced by lease epoch (TESTING.md §7): each job keeps, in its state file, the
+ * Commands are fenced by lease epoch (docs/testing.md §7): each job keeps, in its state file, the
  * highest epoch a console command for it carried. A command from an older epoch comes from a
  * console replica that has lost the migration to another (it was paused or partitioned past its
  * lease), so it is refused before it touches anything; a command without an epoch (an older

@@ -1,6 +1,6 @@
 /**
  * The fault array: a directory array whose LUNs carry fault rules, for tests of how Tern meets a
- * failing array (TESTING.md item 5). Each LUN has a rules file beside it (`<lun>.faults.json`,
+ * failing array (docs/testing.md item 5). Each LUN has a rules file beside it (`<lun>.faults.json`,
  * the format in server/dataplane/faulty-device.ts), which the host's data plane reads when it
  * opens the LUN and again whenever the file is replaced, so faults can be set before a LUN is
  * used or while a migration runs on it. `setFaultsForNewLuns` gives every LUN created later its

@@ -1,5 +1,5 @@
 /**
- * Real NBD clients against a volume while it migrates (TESTING.md design 6, during a migration):
+ * Real NBD clients against a volume while it migrates (docs/testing.md §6, during a migration):
  * an in-process Volume over LUN files, served by the NBD server on a Unix socket, a throttled
  * migration lasting a few seconds, and meanwhile fio writing with crc32c verification across the
  * cutover, nbdcopy copying the volume out, and qemu-img comparing the export with the target LUN

@@ -11,7 +11,7 @@ import { migrationSamples } from '@/db/schema';
 import type { MigrationState } from './migration-states';
 import { listMigrations } from './queries';
 
-/** Seconds of copy-rate history drawn beside each active migration (UI.md §4.5). */
+/** Seconds of copy-rate history drawn beside each active migration (docs/ui.md §4.5). */
 export const SPARKLINE_SECONDS = 60;
 /** The overview's aggregate copy-rate window and its bucket width. */
 export const AGGREGATE_WINDOW_SECONDS = 600;

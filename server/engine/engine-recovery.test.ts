@@ -1,5 +1,5 @@
 /**
- * Recovery (TESTING.md designs 2 and 3, in small): a console process killed with SIGKILL in
+ * Recovery (docs/testing.md 2 and 3, in small): a console process killed with SIGKILL in
  * the middle of a migration and started again on the same data folder; an agent killed with
  * SIGKILL and restarted. Each migration must complete without starting the copy over, and every
  * acknowledged write must survive.

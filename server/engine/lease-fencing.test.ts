@@ -1,5 +1,5 @@
 /**
- * Agents fence stale lease epochs (TESTING.md §7), with a real agent process and a real database
+ * Agents fence stale lease epochs (docs/testing.md §7), with a real agent process and a real database
  * (PGlite, or PostgreSQL with TERN_TEST_DATABASE_URL). Console replica A drives a migration to
  * copying, then stalls past its lease (time injected as `now`, not slept); replica B takes the
  * lease with the next epoch and commands the agent through its engine step. A, waking with its

@@ -1,5 +1,5 @@
 /**
- * Owns the explanation events of a copy's passes (UI.md P2: progress never jumps backwards without
+ * Owns the explanation events of a copy's passes (docs/ui.md P2: progress never jumps backwards without
  * saying why). When the agent reports passes that finished since the console last looked, each
  * becomes one event saying what it copied, how much the application re-dirtied meanwhile, and
  * whether the next pass is smaller or, with a warning, larger.

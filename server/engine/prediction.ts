@@ -1,5 +1,5 @@
 /**
- * Owns the convergence model (DESIGN §4, UI.md §3.9.3–§3.9.4): from a migration's recent samples
+ * Owns the convergence model (docs/architecture.md, docs/ui.md §3.9.3–§3.9.4): from a migration's recent samples
  * and its passes, whether a pre-copy converges, what its next passes will copy, when it switches
  * and how long the switch pauses writes; for a mirror, when the resync ends. Pure arithmetic: no
  * I/O, so the engine, the API and tests share it.
@@ -79,7 +79,7 @@ export interface Prediction {
 
 /** Rates are read from this many seconds before the newest sample. */
 export const RATE_WINDOW_S = 60;
-/** Less than this much data, and no completed pass, is no basis for an ETA (UI.md §5.6). */
+/** Less than this much data, and no completed pass, is no basis for an ETA (docs/ui.md §5.6). */
 export const MIN_BASIS_S = 30;
 /** The spread of the ETA comes from the net rate of blocks of this many seconds. */
 const BLOCK_S = 5;

@@ -166,7 +166,7 @@ export async function migrationSamplesAfter(db: Db, input: { id: string; sinceId
 }
 
 /**
- * A migration's samples for a chart window (UI.md §3.9.6): the last `seconds` before the newest
+ * A migration's samples for a chart window (docs/ui.md §3.9.6): the last `seconds` before the newest
  * sample (all of them when null), downsampled on the server to at most `maxPoints` rows. A
  * bucket keeps what must survive averaging: the highest left bytes, write rate and p99 latency,
  * the lowest threshold, and its newest id, so a subscription resumes after it.

@@ -1,5 +1,5 @@
 /**
- * Scale-out (DESIGN §6, TESTING.md design 7 in small): three console replicas, each its own
+ * Scale-out (docs/architecture.md, docs/testing.md §7 in small): three console replicas, each its own
  * process (test/engine-console.ts --database-url), on one fresh PostgreSQL database, with one
  * real agent under a verifiable workload. Exactly one replica drives the migration; when it is
  * killed with SIGKILL another takes over once its lease runs out (2 s here) and finishes the

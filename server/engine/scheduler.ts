@@ -1,5 +1,5 @@
 /**
- * Owns the scheduler's decisions (DESIGN §4), as pure functions of what the engine loaded this
+ * Owns the scheduler's decisions (docs/architecture.md), as pure functions of what the engine loaded this
  * tick: which queued migrations to admit under the concurrency cost model, what copy rate each
  * running job may use under the arrays' bandwidth budgets, and which jobs an evacuation's
  * window pauses or resumes. No I/O here; `tick-plan.ts` loads the inputs and the steps act.

@@ -1,6 +1,6 @@
 import 'server-only';
 /**
- * Owns the bulk controls of an evacuation (UI.md §3.11.2): pause and resume (its migrations and
+ * Owns the bulk controls of an evacuation (docs/ui.md §3.11.2): pause and resume (its migrations and
  * the admission of its queued ones), cancel (stop what has not switched, roll back what has
  * switched but is not committed; committed volumes stay moved), commit all verified, roll back
  * all switched, and its own limits. A control the evacuation's state does not allow is refused

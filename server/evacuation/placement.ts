@@ -1,5 +1,5 @@
 /**
- * Owns where each plex moves (DESIGN §4, evacuate-array planner): which target arrays may take a
+ * Owns where each plex moves (docs/architecture.md, evacuate-array planner): which target arrays may take a
  * plex, hand-made choices first while they still fit, then best-fit decreasing over the rest
  * (largest first) by `balance` (the array left least full) or `in-order` (the first that fits).
  * Pure; shares its target rules with the Migrate dialog (server/fleet/target-rules.ts).

@@ -1,5 +1,5 @@
 /**
- * The evacuation planner's contract (DESIGN §4, issue 5): what it is given — an inventory
+ * The evacuation planner's contract (docs/architecture.md, "Evacuations"): what it is given — an inventory
  * snapshot, the limits and the administrator's choices — and what it returns: a placement for
  * every volume plex on the source arrays, what cannot move and why, warnings, the load on each
  * target, and a predicted duration with a burndown. Plain data with no I/O, shared by the

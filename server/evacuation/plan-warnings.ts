@@ -1,5 +1,5 @@
 /**
- * Owns the evacuation plan's warnings (UI.md §3.10, steps Impact and Review): what the
+ * Owns the evacuation plan's warnings (docs/ui.md §3.10, steps Impact and Review): what the
  * administrator should know before approving, with counts and the volumes each concerns, and
  * which of them must be acknowledged. Pure.
  */

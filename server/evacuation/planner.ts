@@ -1,5 +1,5 @@
 /**
- * Owns the evacuation plan (DESIGN §4, evacuate-array planner; UI.md §3.10): from an inventory
+ * Owns the evacuation plan (docs/architecture.md, evacuate-array planner; docs/ui.md §3.10): from an inventory
  * snapshot, the limits and the administrator's choices, every plex on the source arrays either
  * gets a target, a strategy and a place in the predicted schedule, or a reason it cannot move.
  *

@@ -1,6 +1,6 @@
 import 'server-only';
 /**
- * Owns what pages read about evacuations (UI.md §3.11): the list, the detail (plan as approved,
+ * Owns what pages read about evacuations (docs/ui.md §3.11): the list, the detail (plan as approved,
  * its migrations, actual and planned burndown, prediction, target load, window), the "safe to
  * decommission" checks computed from the database, the printable report, and the events a
  * resumed `onProgress` replays.
@@ -79,7 +79,7 @@ export interface DecommissionCheck {
 }
 
 /**
- * The five checks of UI.md §3.11.3, from the database. What hosts report (plexes, mappings) is
+ * The five checks of docs/ui.md §3.11.3, from the database. What hosts report (plexes, mappings) is
  * only as fresh as their last inventory, so a host that reaches a source and is not connected
  * makes those checks "cannot confirm" unless they already fail.
  */
@@ -260,7 +260,7 @@ async function lunNamesOf(db: Db, ids: (string | null)[]) {
   return known.length ? db.select({ id: luns.id, name: luns.name }).from(luns).where(inArray(luns.id, known)) : [];
 }
 
-/** The printable report (UI.md §3.11.4). */
+/** The printable report (docs/ui.md §3.11.4). */
 export async function evacuationReport(db: Db, id: string) {
   const row = await evacuationById(db, id);
   const names = await arrayNames(db);

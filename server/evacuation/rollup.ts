@@ -1,6 +1,6 @@
 import 'server-only';
 /**
- * Owns an evacuation's rollup, burndown and end, refreshed by the engine each tick (DESIGN §4).
+ * Owns an evacuation's rollup, burndown and end, refreshed by the engine each tick (docs/architecture.md).
  *
  * - Left on source: the bytes of moves not yet committed (`committing` or `completed`); it is
  *   the number that reaches 0 when the sources are empty, and it never rises.

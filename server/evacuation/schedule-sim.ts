@@ -1,5 +1,5 @@
 /**
- * Owns the evacuation planner's schedule simulation (DESIGN §4, scheduler): a discrete-event run
+ * Owns the evacuation planner's schedule simulation (docs/architecture.md, scheduler): a discrete-event run
  * of the moves as the scheduler would admit them, used for the predicted duration, the burndown,
  * each target's peak load and the bottleneck. Pure; time is seconds from the start.
  *

@@ -1,6 +1,6 @@
 import 'server-only';
 /**
- * Owns the event bus across console replicas on one PostgreSQL database (DESIGN §6): every
+ * Owns the event bus across console replicas on one PostgreSQL database (docs/architecture.md): every
  * message published on this replica is sent with `NOTIFY tern_bus`, and what the other replicas
  * send is heard on a dedicated LISTEN connection and delivered to this replica's subscribers, so
  * a browser sees live updates whichever replica holds its subscription.

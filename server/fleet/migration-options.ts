@@ -1,6 +1,6 @@
 import 'server-only';
 /**
- * Owns what the Migrate dialog offers for one volume (UI.md §3.7): the volume and its source,
+ * Owns what the Migrate dialog offers for one volume (docs/ui.md §3.7): the volume and its source,
  * every array as a target with why it can or cannot take the volume, and the strategy the
  * convergence model recommends from the host's measured copy rates and the volume's write rate.
  * Every array is listed, the ineligible ones with their reason, so nothing is silently hidden.

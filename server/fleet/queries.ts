@@ -183,7 +183,7 @@ const hostColumns = {
 
 export const HOST_SORTS = ['hostname', 'state', 'heartbeat', 'version'] as const;
 export type HostSort = (typeof HOST_SORTS)[number];
-/** A host state, or `attention`: disconnected or fenced (UI.md §3.5's "Needs attention" facet). */
+/** A host state, or `attention`: disconnected or fenced (docs/ui.md §3.5's "Needs attention" facet). */
 export const HOST_STATE_FILTERS = ['connected', 'disconnected', 'fenced', 'pending', 'attention'] as const;
 export type HostStateFilter = (typeof HOST_STATE_FILTERS)[number];
 type HostState = (typeof hosts.state.enumValues)[number];

@@ -1,6 +1,6 @@
 /**
- * Owns the choice between pre-copy and mirror before a migration starts (DESIGN §4, "Convergence
- * prediction"; UI.md §3.7). Pure arithmetic on three figures — volume size, expected copy rate,
+ * Owns the choice between pre-copy and mirror before a migration starts (docs/architecture.md, "Convergence
+ * prediction"; docs/ui.md §3.7). Pure arithmetic on three figures — volume size, expected copy rate,
  * measured write rate — so the Migrate dialog and the evacuation planner share it.
  *
  * The pre-copy model is the usual geometric one: pass 0 copies the whole volume in S / c seconds,
@@ -141,7 +141,7 @@ function formatRate(bytesPerS: number): string {
   return `${formatBytes(Math.round(bytesPerS))}/s`;
 }
 
-/** UI.md §5.3: "0.84 ms", "3.1 ms", "84 ms", "1.8 s". */
+/** docs/ui.md §5.3: "0.84 ms", "3.1 ms", "84 ms", "1.8 s". */
 export function formatMs(ms: number): string {
   if (ms <= 0) return '0 ms';
   if (ms < 1) return `${Number(ms.toPrecision(2))} ms`;

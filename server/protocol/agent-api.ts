@@ -14,7 +14,7 @@
  *   POST volumes  CreateVolumeRequest → Inventory
  *   …and the migration and workload routes listed with their schemas below.
  *
- * Lease epochs (TESTING.md §7). Every mutating call about a migration (start, the actions, the
+ * Lease epochs (docs/testing.md §7). Every mutating call about a migration (start, the actions, the
  * throttle) carries the lease epoch of the console replica that makes it, in the header
  * `X-Tern-Lease-Epoch: <n>` (a non-negative decimal integer). The agent remembers, with the job's
  * state, the highest epoch it has seen per migration: a call with a lower one is refused with 409

@@ -1,4 +1,4 @@
-/** The evacuations list (UI.md §3.11.1). */
+/** The evacuations list (docs/ui.md §3.11.1). */
 import type { Metadata } from 'next';
 import { Suspense } from 'react';
 import { EvacuationsPage } from '@/components/evacuations/evacuations-page';

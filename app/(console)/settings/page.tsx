@@ -1,4 +1,4 @@
-/** Settings (UI.md §3.13): the Limits and API tokens tabs. */
+/** Settings (docs/ui.md §3.13): the Limits and API tokens tabs. */
 import type { Metadata } from 'next';
 import { Suspense } from 'react';
 import { SettingsPage } from '@/components/settings/settings-page';

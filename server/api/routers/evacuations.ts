@@ -1,5 +1,5 @@
 import 'server-only';
-/** Evacuations: plan (a dry run), approve, follow, control and report (DESIGN §4, UI.md §3.11). */
+/** Evacuations: plan (a dry run), approve, follow, control and report (docs/architecture.md, docs/ui.md §3.11). */
 import { tracked, type TRPCRouterRecord } from '@trpc/server';
 import { z } from 'zod';
 import { evacuationState } from '@/db/schema';

@@ -1,5 +1,5 @@
 /**
- * FUA and FLUSH reach the device as the two meanings of "acknowledged" need (TESTING.md): a
+ * FUA and FLUSH reach the device as the two meanings of "acknowledged" need (docs/testing.md): a
  * FUA command calls the device with `fua: true`, and a FLUSH calls device.flush() only after
  * every earlier write on the connection has finished, whether or not it was answered yet.
  */

@@ -1,4 +1,4 @@
-/** The evacuation detail route (UI.md §3.11.2): a UUID, or the console's not-found page. */
+/** The evacuation detail route (docs/ui.md §3.11.2): a UUID, or the console's not-found page. */
 import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
 import { EvacuationDetailPage } from '@/components/evacuations/evacuation-detail';

@@ -1,4 +1,4 @@
-/** The Evacuate array wizard (UI.md §3.10): `/evacuations/new?arrays=ARR-03`, its draft in the URL. */
+/** The Evacuate array wizard (docs/ui.md §3.10): `/evacuations/new?arrays=ARR-03`, its draft in the URL. */
 import type { Metadata } from 'next';
 import { Suspense } from 'react';
 import { EvacuateWizard } from '@/components/evacuations/wizard';

@@ -1,4 +1,4 @@
-/** The migration detail route (UI.md §3.9): a UUID, or the console's not-found page. */
+/** The migration detail route (docs/ui.md §3.9): a UUID, or the console's not-found page. */
 import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
 import { MigrationDetailPage } from '@/components/migrations/migration-detail';

@@ -1,4 +1,4 @@
-/** The printable evacuation report (UI.md §3.11.4). */
+/** The printable evacuation report (docs/ui.md §3.11.4). */
 import type { Metadata } from 'next';
 import { notFound } from 'next/navigation';
 import { EvacuationReportPage } from '@/components/evacuations/evacuation-report';
